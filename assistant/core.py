@@ -1,0 +1,170 @@
+"""The assistant: one object that ingests, retrieves and answers, for CLI, UI and evals."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .answering import Answer, EvidenceScorer, ExtractiveAnswerer
+from .config import Settings
+from .conversation import Turn, rewrite
+from .embedding import Embedder, make_embedder
+from .errors import IndexMissingError, QuestionError
+from .expansion import QueryExpander, acronyms_defined_in
+from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
+from .retrieval import BM25_SUBDIR, BM25Index, Filters, Retriever, place_names
+from .store import ChunkStore, Manifest
+from .text import normalize, words
+
+
+class Assistant:
+    """Ingest a corpus and answer Italian questions about it, with citations.
+
+    Dependencies (embedder, store, answerer) can be injected; by default they are built from
+    ``settings``. Models load on first use or in :meth:`warm_up`.
+    """
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 store: ChunkStore | None = None, answerer: Any = None) -> None:
+        self.settings = settings or Settings()
+        self.embedder = embedder or make_embedder(self.settings)
+        self._store = store
+        self._answerer = answerer
+        self._lock = threading.RLock()
+        self._bm25 = BM25Index(Path(self.settings.index_dir) / BM25_SUBDIR)
+        self._state_version: str | None = None
+        self.places: dict[str, str] = {}
+        self.expander = QueryExpander()
+        self.scorer = EvidenceScorer()
+
+    # ---- components ----------------------------------------------------------------------
+    @property
+    def store(self) -> ChunkStore:
+        if self._store is None:
+            self._store = ChunkStore(self.settings, self.embedder)
+        return self._store
+
+    @property
+    def answerer(self) -> Any:
+        if self._answerer is None:
+            self._answerer = self._make_answerer()
+        return self._answerer
+
+    def _make_answerer(self) -> Any:
+        extractive = ExtractiveAnswerer(self.settings.max_sentences, self.settings.min_evidence,
+                                        self.scorer)
+        if self.settings.answerer == "llm":
+            from .llm import LLMAnswerer
+
+            return LLMAnswerer(self.settings, fallback=extractive)
+        return extractive
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the search indexes now rather than on first use."""
+        self.embedder.warm_up()
+        self.refresh()
+
+    # ---- ingestion -----------------------------------------------------------------------
+    def ingest(self, corpus_dir: Path | None = None,
+               progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        with self._lock:
+            report = Ingestor(self.settings, self.store, self.embedder).run(corpus_dir, progress)
+            self.refresh(force=True)
+            return report
+
+    def manifest(self) -> Manifest:
+        return Manifest(Path(self.settings.index_dir) / MANIFEST_NAME)
+
+    def refresh(self, force: bool = False) -> None:
+        """Bring the lexical index, places and acronyms in line with the store."""
+        with self._lock:
+            manifest = self.manifest()
+            if self.settings.store == "persistent" and not manifest.path.exists() \
+                    and not (Path(self.settings.index_dir) / "chroma").exists():
+                raise IndexMissingError(str(self.settings.index_dir),
+                                        index=str(self.settings.index_dir))
+            version = f"{manifest.version()}:{self.store.count()}"
+            if not force and version == self._state_version:
+                return
+            if force or not self._bm25.load() or self._bm25.version != version:
+                self._bm25.build(list(self.store.iter_chunks()), version)
+            self._derive_state()
+            self._state_version = version
+
+    def _derive_state(self) -> None:
+        self.scorer.df = self._bm25.df
+        self.scorer.n = max(1, len(self._bm25.ids))
+        self.places = place_names(self._bm25.meta)
+        # acronyms the corpus defines itself, read from the stored chunks' text
+        defined: dict[str, str] = {}
+        for chunk in self.store.iter_chunks():
+            for acro, phrase in acronyms_defined_in(chunk.text).items():
+                defined.setdefault(acro, phrase)
+        self.corpus_acronyms = defined
+        self.expander = QueryExpander(corpus_acronyms=defined)
+
+    @property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, self.embedder, self._bm25, self.settings.retriever,
+                         self.settings.candidates, self.settings.rrf_k)
+
+    # ---- questions -----------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise QuestionError("empty")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError("too_long", length=len(question),
+                                limit=self.settings.max_question_chars)
+        return question
+
+    def resolve_places(self, question: str, filters: Filters) -> tuple[Filters, str | None]:
+        """A comune named in the question (and no explicit filter) restricts to its ambito."""
+        if filters.ambito or filters.source:
+            return filters, None
+        if filters.comune:
+            ambito = self.places.get(normalize(filters.comune))
+            return Filters(ambito or filters.comune, None, filters.doc_type, filters.year), \
+                filters.comune
+        for word in words(question):
+            if word in self.places:
+                return Filters(self.places[word], None, filters.doc_type, filters.year), word
+        return filters, None
+
+    def ask(self, question: str, history: list[Turn] | None = None,
+            filters: Filters | None = None) -> Answer:
+        question = self.check_question(question)
+        self.refresh()
+        filters = filters or Filters()
+        searched = rewrite(question, history or [], self.places)
+        filters, place = self.resolve_places(searched, filters)
+        expansions = self.expander.expand(searched)
+        extra = QueryExpander.extra_terms(expansions)
+        dense_query = searched
+        if expansions:
+            dense_query += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
+        hits = self.retriever.retrieve(dense_query, self.settings.top_k, filters, extra)
+        answer = self.answerer.answer(question, hits, expansions, searched)
+        if place and not answer.refused and filters.ambito:
+            comune = next((c for c in self.places if c == place), place)
+            if normalize(filters.ambito) != comune:
+                answer.notice = _place_note(comune, filters.ambito)
+        return answer
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Indexed documents with title, pages and chunks (from the manifest)."""
+        manifest = self.manifest()
+        return [{"source": k, **v} for k, v in sorted(manifest.files.items())]
+
+    def close(self) -> None:
+        self._store = None
+
+
+def _place_note(comune: str, ambito: str) -> str:
+    from . import messages
+
+    return messages.text("answer_intro_place", comune=comune.title(), ambito=ambito)
+
+
+__all__ = ["Assistant"]

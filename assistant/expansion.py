@@ -1,0 +1,91 @@
+"""Query expansion: acronyms from the glossary (and from the corpus), everyday phrasings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .datafiles import load_yaml
+from .text import normalize, terms, words
+
+
+@dataclass(frozen=True)
+class Expansion:
+    term: str          # what the question said ("SAD", "badante")
+    meaning: str       # shown to the user
+    added: tuple[str, ...]  # phrases added to the search
+
+    @property
+    def is_acronym(self) -> bool:
+        return self.term.isupper() or "." in self.term
+
+
+_DEFINED = re.compile(r"([A-ZÀ-Üa-zà-ü][\w’' ]{3,80}?)\s*\(([A-Z][A-Za-z.]{1,9})\)")
+
+
+def acronyms_defined_in(text: str) -> dict[str, str]:
+    """Acronyms the documents define themselves: "Punto Unico di Accesso (PUA)"."""
+    found: dict[str, str] = {}
+    for match in _DEFINED.finditer(text):
+        phrase, acro = match.group(1).strip(), match.group(2)
+        letters = [c for c in acro if c.isalpha()]
+        if len(letters) < 2:
+            continue
+        initials = "".join(w[0] for w in phrase.split() if w[:1].isupper() or len(w) > 3)
+        if normalize(initials).endswith(normalize("".join(letters))[:2]) or \
+                normalize(acro) in normalize(phrase).replace(" ", ""):
+            found.setdefault(acro.upper(), phrase.split(" e ")[-1].strip())
+    return found
+
+
+class QueryExpander:
+    """Finds glossary acronyms and everyday phrasings in a question."""
+
+    def __init__(self, corpus_acronyms: dict[str, str] | None = None,
+                 use_glossary: bool = True, use_everyday: bool = True) -> None:
+        self.acronyms: dict[str, tuple[str, tuple[str, ...]]] = {}
+        if use_glossary:
+            for key, entry in load_yaml("glossary.yaml")["acronyms"].items():
+                self.acronyms[normalize(key).replace(".", "")] = (
+                    key, entry["meaning"], tuple(entry.get("expand", ())))
+        for acro, phrase in (corpus_acronyms or {}).items():
+            self.acronyms.setdefault(normalize(acro).replace(".", ""),
+                                     (acro, phrase, (phrase,)))
+        self.rules = []
+        if use_everyday:
+            for rule in load_yaml("everyday.yaml")["rules"]:
+                triggers = [tuple(normalize(w) for w in t.split()) for t in rule["when"]]
+                self.rules.append((triggers, tuple(rule["add"])))
+
+    def expand(self, question: str) -> list[Expansion]:
+        found: list[Expansion] = []
+        raw_tokens = re.findall(r"[\w.]+", question)
+        for token in raw_tokens:
+            key = normalize(token).replace(".", "")
+            if key in self.acronyms and (token.isupper() or len(key) > 3 or "." in token):
+                label, meaning, added = self.acronyms[key]
+                if all(e.term != label for e in found):
+                    found.append(Expansion(label, meaning, added))
+        qwords = words(question)
+        for triggers, added in self.rules:
+            for trigger in triggers:
+                if _phrase_in(trigger, qwords):
+                    found.append(Expansion(" ".join(trigger), ", ".join(added[:3]), added))
+                    break
+        return found
+
+    @staticmethod
+    def extra_terms(expansions: list[Expansion]) -> list[str]:
+        out: list[str] = []
+        for exp in expansions:
+            for phrase in exp.added:
+                out.extend(terms(phrase))
+        return out
+
+
+def _phrase_in(trigger: tuple[str, ...], qwords: list[str]) -> bool:
+    n = len(trigger)
+    for i in range(len(qwords) - n + 1):
+        if all(qwords[i + j].startswith(trigger[j]) for j in range(n)):
+            return True
+    return False

@@ -1,0 +1,95 @@
+"""Chunking: pages -> sections -> LlamaIndex ``SentenceSplitter`` chunks with stable ids.
+
+Paragraphs and list items stay whole (they are the splitter's paragraphs); each chunk records
+the section heading it sits under and its page. Chunks are sized in approximate word pieces
+so that they fit the embedding model's input; metadata is never embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from llama_index.core.node_parser import SentenceSplitter
+
+from .cleaning import Block, clean_text, split_blocks
+from .readers import Page
+
+_PIECES = re.compile(r"\w{1,6}|[^\w\s]")
+
+
+def count_pieces(text: str) -> list[str]:
+    """Approximate word pieces: long words count as several, as subword tokenizers do."""
+    return _PIECES.findall(text)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    source: str
+    page: int | None
+    section: str | None
+    ordinal: int
+
+    def embed_text(self, title: str) -> str:
+        """What is embedded and indexed for search: title and section give context."""
+        head = " — ".join(x for x in (title, self.section) if x)
+        return f"{head}\n{self.text}" if head else self.text
+
+
+def chunk_id(source: str, ordinal: int, text: str) -> str:
+    digest = hashlib.sha256(f"{source}\x1f{ordinal}\x1f{text}".encode("utf-8")).hexdigest()
+    return digest[:32]
+
+
+class Chunker:
+    """Splits cleaned pages into chunks of at most ``chunk_size`` approximate word pieces."""
+
+    def __init__(self, chunk_size: int = 180, chunk_overlap: int = 20) -> None:
+        if chunk_size < 32:
+            raise ValueError(f"chunk_size must be at least 32, got {chunk_size!r}")
+        if not 0 <= chunk_overlap < chunk_size:
+            raise ValueError(f"chunk_overlap must be in [0, {chunk_size}), got {chunk_overlap!r}")
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self._splitter = SentenceSplitter(
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            paragraph_separator="\n\n",
+            tokenizer=count_pieces,
+            include_metadata=False,
+            include_prev_next_rel=False,
+        )
+
+    @property
+    def signature(self) -> str:
+        return f"chunker-v1:{self.chunk_size}:{self.chunk_overlap}"
+
+    def chunk(self, source: str, pages: list[Page], reflow: bool = False) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        section: str | None = None
+        for page in pages:
+            blocks = split_blocks(clean_text(page.text), section=section, reflow=reflow)
+            for group_section, texts in _group(blocks):
+                for piece in self._splitter.split_text("\n\n".join(texts)):
+                    piece = piece.strip()
+                    if not piece:
+                        continue
+                    ordinal = len(chunks)
+                    chunks.append(Chunk(chunk_id(source, ordinal, piece), piece, source,
+                                        page.number, group_section, ordinal))
+            if blocks:
+                section = blocks[-1].section
+        return chunks
+
+
+def _group(blocks: list[Block]) -> list[tuple[str | None, list[str]]]:
+    groups: list[tuple[str | None, list[str]]] = []
+    for block in blocks:
+        if groups and groups[-1][0] == block.section:
+            groups[-1][1].append(block.text)
+        else:
+            groups.append((block.section, [block.text]))
+    return groups

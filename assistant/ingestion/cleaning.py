@@ -1,0 +1,132 @@
+"""Cleaning: web boilerplate out, whitespace and typography normalised, sections found."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..datafiles import load_yaml
+
+
+@lru_cache(maxsize=1)
+def _boilerplate() -> re.Pattern[str]:
+    patterns = load_yaml("boilerplate.yaml")["lines"]
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
+_BULLET = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
+
+
+def clean_text(text: str) -> str:
+    """Normalise Unicode and whitespace and drop boilerplate lines.
+
+    Paragraphs stay separated by one blank line; curly apostrophes are kept (the reader
+    sees the document's own text), while search normalises them on its side.
+    """
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\x0c", "\n\n").replace("\u00ad", "")
+    text = re.sub(r"(?:\. ?){4,}", " … ", text)  # table-of-contents leaders
+    pattern = _boilerplate()
+    lines = []
+    for raw in text.split("\n"):
+        line = _SPACES.sub(" ", raw).strip()
+        if line and pattern.fullmatch(line):
+            continue
+        lines.append(line)
+    out = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph or list item with the heading it sits under (``None`` before any)."""
+
+    text: str
+    section: str | None
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
+_NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)*\.?)\s+[A-ZÀ-Ü][^.;:!?]{2,80}$")
+
+
+def looks_like_heading(line: str, next_line: str | None) -> bool:
+    """A short line that does not end a sentence, set apart like a title."""
+    if _MD_HEADING.match(line):
+        return True
+    # a title introducing a list that continues it ("L'area strategica: ..." / "con il ...")
+    introduces_list = next_line is not None and next_line[:1].islower()
+    if introduces_list and line.endswith(".") and not line.endswith(".."):
+        line = line[:-1]
+    limit = 140 if introduces_list else 90
+    if len(line) > limit or len(line) < 3 or _BULLET.match(line) or "," in line:
+        return False
+    if line[-1] in ".;!?»”\"'’" or (line.endswith(":") and len(line) > 60):
+        return False
+    max_words = 22 if introduces_list else 12
+    if len(line.split()) > max_words or not (line[0].isupper() or line[0].isdigit()):
+        return False
+    if _NUMBERED_HEADING.match(line):
+        return True
+    letters = [c for c in line if c.isalpha()]
+    if len(letters) > 3 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
+        return True  # "DESCRIZIONE DEL PROGETTO"
+    if next_line is None:
+        return False
+    # a title before a longer paragraph, or before a list that continues it ("con il ...")
+    return len(next_line) > max(len(line) * 1.5, 60) or next_line[:1].islower()
+
+
+def _units(text: str, reflow: bool) -> list[str]:
+    """Paragraph candidates. Web text breaks lines between blocks: each line is a unit.
+    PDF text breaks lines by layout (``reflow``): lines are joined back into paragraphs."""
+    lines = [line.strip() for line in text.split("\n")]
+    if not reflow:
+        return [line for line in lines if line]
+    width = max((len(line) for line in lines), default=0)
+    units: list[str] = []
+    current: list[str] = []
+    for index, line in enumerate(lines):
+        if not line:
+            if current:
+                units.append(" ".join(current))
+                current = []
+            continue
+        nxt = next((x for x in lines[index + 1:] if x), None)
+        starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt) and not current
+        ends_prev = bool(current) and current[-1][-1:] in ".:;!?" and len(current[-1]) < 0.8 * width
+        if current and (starts_new or ends_prev or _BULLET.match(line)
+                        or _NUMBERED_HEADING.match(line)):
+            units.append(" ".join(current))
+            current = []
+        current.append(line)
+        if not current[1:] and looks_like_heading(line, nxt) and not _BULLET.match(line):
+            units.append(line)
+            current = []
+    if current:
+        units.append(" ".join(current))
+    return units
+
+
+def split_blocks(text: str, section: str | None = None, reflow: bool = False) -> list[Block]:
+    """Paragraphs and list items, each with the heading it sits under.
+
+    ``section`` carries the heading over from a previous page; ``reflow`` joins lines that a
+    PDF's layout broke.
+    """
+    units = _units(text, reflow)
+    blocks: list[Block] = []
+    seen: set[str] = set()
+    for index, unit in enumerate(units):
+        nxt = units[index + 1] if index + 1 < len(units) else None
+        if looks_like_heading(unit, nxt):
+            match = _MD_HEADING.match(unit)
+            section = (match.group(2) if match else unit).strip().rstrip(".")
+            continue
+        if unit in seen:  # a title repeated by the page ("Potrebbe interessarti: ...")
+            continue
+        seen.add(unit)
+        blocks.append(Block(unit, section))
+    return blocks

@@ -1,0 +1,39 @@
+"""Italian user messages, from ``data/strings_it.yaml``; used only at the edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .datafiles import load_yaml
+from .errors import (AssistantError, ConfigError, DocumentError, EmbedderError,
+                     IndexMissingError, QuestionError)
+
+
+def text(key: str, **values: Any) -> str:
+    template = load_yaml("strings_it.yaml")[key]
+    return template.format(**values) if values else template
+
+
+def skip_reason(reason: str, detail: str = "", **facts: Any) -> str:
+    reasons = load_yaml("strings_it.yaml")["skip_reasons"]
+    template = reasons.get(reason, reason)
+    try:
+        return template.format(detail=detail, **facts)
+    except (KeyError, IndexError):
+        return template
+
+
+def for_error(error: AssistantError) -> str:
+    """The Italian sentence a user sees for an error."""
+    if isinstance(error, QuestionError):
+        key = "question_empty" if error.reason == "empty" else "question_too_long"
+        return text(key, **error.facts)
+    if isinstance(error, IndexMissingError):
+        return text("index_missing", index=error.facts.get("index", error.detail))
+    if isinstance(error, ConfigError):
+        return text("config_error", detail=error.detail)
+    if isinstance(error, EmbedderError):
+        return text("embedder_error", detail=error.detail)
+    if isinstance(error, DocumentError):
+        return skip_reason(error.reason, error.detail, **error.facts)
+    return str(error)

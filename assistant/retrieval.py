@@ -1,0 +1,201 @@
+"""Retrieval: dense (Chroma through LlamaIndex), lexical (BM25, Italian stems) and their
+reciprocal-rank fusion, with filters by ambito, comune, document type and year."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .embedding import Embedder
+from .store import ChunkStore, StoredChunk
+from .text import normalize, terms
+
+BM25_SUBDIR = "bm25"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on what may be retrieved. ``comune`` is resolved to its ambito."""
+
+    ambito: str | None = None
+    comune: str | None = None
+    doc_type: str | None = None
+    year: int | None = None
+    source: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any((self.ambito, self.comune, self.doc_type, self.year, self.source))
+
+    def where(self) -> dict | None:
+        """A Chroma ``where`` clause (``comune`` must be resolved to ``ambito`` first)."""
+        clauses: list[dict] = []
+        for key, field in (("ambito", "ambito"), ("doc_type", "doc_type"), ("year", "year"),
+                           ("source", "source")):
+            value = getattr(self, key)
+            if value:
+                clauses.append({field: value})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, meta: dict[str, Any]) -> bool:
+        for key in ("ambito", "doc_type", "year", "source"):
+            value = getattr(self, key)
+            if value and meta.get(key) != value:
+                return False
+        return True
+
+
+class BM25Index:
+    """bm25s over stemmed Italian terms of every chunk (title and section included).
+
+    Saved under ``index/bm25`` with the manifest version it was built from; rebuilt from the
+    store when that version changes, so every process sees the same documents.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.version: str | None = None
+        self.ids: list[str] = []
+        self.meta: list[dict[str, Any]] = []
+        self.df: dict[str, int] = {}
+        self._bm25: Any = None
+        self._lock = threading.Lock()
+
+    def build(self, chunks: list[StoredChunk], version: str) -> None:
+        import bm25s
+
+        corpus = [terms(_search_text(c)) or ["_vuoto_"] for c in chunks]
+        model = bm25s.BM25()
+        df: dict[str, int] = {}
+        for doc in corpus:
+            for term in set(doc):
+                df[term] = df.get(term, 0) + 1
+        if corpus:
+            model.index(corpus, show_progress=False)
+        with self._lock:
+            self._bm25 = model if corpus else None
+            self.ids = [c.id for c in chunks]
+            self.meta = [c.metadata for c in chunks]
+            self.df = df
+            self.version = version
+        if self.folder:
+            self.save()
+
+    def save(self) -> None:
+        assert self.folder is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(self.folder / "model"))
+        tmp = self.folder / "ids.json.tmp"
+        tmp.write_text(json.dumps({"version": self.version, "ids": self.ids,
+                                   "meta": self.meta, "df": self.df}, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.folder / "ids.json")
+
+    def load(self) -> bool:
+        """Load the saved index; False when there is none or it is unreadable."""
+        import bm25s
+
+        if not self.folder or not (self.folder / "ids.json").is_file():
+            return False
+        try:
+            data = json.loads((self.folder / "ids.json").read_text(encoding="utf-8"))
+            model = bm25s.BM25.load(str(self.folder / "model")) if data["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return False
+        with self._lock:
+            self._bm25, self.ids, self.meta = model, data["ids"], data["meta"]
+            self.version = data.get("version")
+            self.df = data.get("df", {})
+        return True
+
+    def search(self, question_terms: list[str], k: int,
+               filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self._bm25 is None or not question_terms:
+            return []
+        vocab = self._bm25.vocab_dict
+        query = [t for t in question_terms if t in vocab]
+        if not query:
+            return []
+        scores = self._bm25.get_scores(query)
+        if filters and not filters.is_empty():
+            mask = np.array([filters.accepts(m) for m in self.meta], dtype=bool)
+            scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores)[:k]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _search_text(chunk: StoredChunk) -> str:
+    return " ".join(x for x in (chunk.title, chunk.section or "", chunk.text) if x)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and its rank in each retriever (or None)."""
+
+    chunk: StoredChunk
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    dense_score: float = 0.0
+
+
+class Retriever:
+    """Top chunks for a question: ``dense``, ``bm25`` or ``hybrid`` (reciprocal-rank fusion)."""
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, bm25: BM25Index,
+                 mode: str = "hybrid", candidates: int = 20, rrf_k: int = 60) -> None:
+        if mode not in ("dense", "bm25", "hybrid"):
+            raise ValueError(f"mode must be dense, bm25 or hybrid, got {mode!r}")
+        if candidates < 1:
+            raise ValueError(f"candidates must be >= 1, got {candidates!r}")
+        self.store = store
+        self.embedder = embedder
+        self.bm25 = bm25
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    def retrieve(self, question: str, k: int, filters: Filters | None = None,
+                 extra_terms: list[str] | None = None) -> list[Hit]:
+        filters = filters or Filters()
+        dense: list[StoredChunk] = []
+        lexical: list[tuple[str, float]] = []
+        if self.mode in ("dense", "hybrid"):
+            vector = self.embedder.embed_query(question)
+            dense = self.store.search(vector, self.candidates, filters.where())
+        if self.mode in ("bm25", "hybrid"):
+            query_terms = terms(question) + list(extra_terms or [])
+            lexical = self.bm25.search(query_terms, self.candidates, filters)
+        scores: dict[str, float] = {}
+        dense_rank = {c.id: r for r, c in enumerate(dense)}
+        bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical)}
+        for rank_map in (dense_rank, bm25_rank):
+            for cid, rank in rank_map.items():
+                scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        order = sorted(scores, key=lambda cid: -scores[cid])[:k]
+        known = {c.id: c for c in dense}
+        missing = [cid for cid in order if cid not in known]
+        known.update({c.id: c for c in self.store.get(missing)})
+        dense_scores = {c.id: c.score for c in dense}
+        return [Hit(known[cid], scores[cid], dense_rank.get(cid), bm25_rank.get(cid),
+                    dense_scores.get(cid, 0.0)) for cid in order if cid in known]
+
+
+def place_names(meta_rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Comune (normalised) -> ambito, from the catalog metadata stored with the chunks."""
+    places: dict[str, str] = {}
+    for meta in meta_rows:
+        ambito = meta.get("ambito")
+        if not ambito:
+            continue
+        places.setdefault(normalize(str(ambito)), str(ambito))
+        for comune in str(meta.get("comuni", "")).split("|"):
+            if comune.strip():
+                places.setdefault(normalize(comune.strip()), str(ambito))
+    return places

@@ -1,0 +1,49 @@
+"""Italian text analysis shared by search, answering and evaluation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
+_WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Lower case, one kind of apostrophe, no accents (citizens often omit them)."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Words and numbers ("715.000", "42.869,00" stay whole); elisions split off."""
+    return _WORD.findall(normalize(text).replace("'", " "))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("italian")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_ITALIAN
+
+    from .datafiles import load_yaml
+
+    extra = load_yaml("search.yaml").get("extra_stopwords", [])
+    keep = set(load_yaml("search.yaml").get("keep_words", []))
+    return frozenset(normalize(w) for w in (*STOPWORDS_ITALIAN, *extra) if w not in keep)
+
+
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: the vocabulary of lexical search and of evidence checks."""
+    stops = stopwords()
+    return [stem(w) for w in words(text) if w not in stops and (len(w) > 1 or w.isdigit())]

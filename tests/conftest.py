@@ -1,0 +1,70 @@
+"""Test isolation: every test runs offline, in its own folders, with no user config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.env import configure_offline_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CORPUS = ROOT / "corpus"
+SAMPLES = ROOT.parent / "shared" / "samples" / "pdf"
+
+configure_offline_environment()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch, tmp_path):
+    """No ASSISTANT_* variables or assistant.toml leak in; cwd is a fresh folder."""
+    for key in list(os.environ):
+        if key.startswith("ASSISTANT_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def demo_corpus(tmp_path) -> Path:
+    """A private copy of the demo corpus (tests may change it)."""
+    target = tmp_path / "corpus"
+    shutil.copytree(DEMO_CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def fake_settings(tmp_path):
+    from assistant import Settings
+
+    return Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
+                    embedder="hashing")
+
+
+@pytest.fixture
+def fake_assistant(fake_settings, demo_corpus):
+    """An assistant over the demo corpus with the deterministic hashing embedder."""
+    from assistant import Assistant, HashingEmbedder
+
+    bot = Assistant(fake_settings, embedder=HashingEmbedder())
+    bot.ingest(demo_corpus)
+    return bot
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory):
+    """The demo corpus indexed once per session with the real default embedder."""
+    from assistant import Assistant, Settings
+
+    folder = tmp_path_factory.mktemp("real")
+    corpus = folder / "corpus"
+    shutil.copytree(DEMO_CORPUS, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=folder / "index")
+    bot = Assistant(settings)
+    bot.ingest(corpus)
+    return bot
