@@ -18,7 +18,7 @@ from . import messages
 from .datafiles import load_yaml
 from .expansion import Expansion
 from .retrieval import Hit
-from .text import normalize, stem, terms, words
+from .text import normalize, stem, stopwords, terms, words
 
 
 @dataclass
@@ -63,7 +63,8 @@ def _config() -> dict[str, Any]:
     kinds = {}
     for name, spec in data["kinds"].items():
         kinds[name] = (tuple(tuple(normalize(w) for w in a.split()) for a in spec["asks"]),
-                       re.compile(spec["pattern"]), bool(spec.get("required")))
+                       re.compile(spec["pattern"]), bool(spec.get("required")),
+                       re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None)
     generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
     return {"kinds": kinds, "generic": generic}
 
@@ -71,8 +72,12 @@ def _config() -> dict[str, Any]:
 def asked_kinds(question: str) -> list[str]:
     """What the question asks for: amount, date, count, phone, email, hours, address."""
     qwords = words(question)
+    plain = " ".join(qwords)
     found = []
-    for name, (asks, _pattern, _req) in _config()["kinds"].items():
+    for name, (asks, _pattern, _req, asks_pattern) in _config()["kinds"].items():
+        if asks_pattern is not None and asks_pattern.search(plain):
+            found.append(name)
+            continue
         for phrase in asks:
             n = len(phrase)
             if any(all(qwords[i + j].startswith(phrase[j]) for j in range(n))
@@ -106,12 +111,65 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-class EvidenceScorer:
-    """How well the retrieved passages support a question, from 0 to 1.
+_SIGNIFICANT_NUMBER = re.compile(r"\b(?:19|20)\d{2}\b|\d[./]\d|\d{4,}|[A-Za-z]\d|\d[A-Za-z]")
+_SALIENT = re.compile(r"[A-ZÀ-Ü][\w’'.-]*|\w*\d[\w./-]*")
 
-    The share (weighted by rarity) of the question's key terms that one passage holds,
-    counting a term as held when the passage has it or one of its expansions; the kinds of
-    fact that cannot be guessed (phone, e-mail, hours, address) must appear in the passage.
+
+def salient_terms(question: str) -> list[str]:
+    """Names, acronyms and numbers of a question: words a passage must share to answer it.
+
+    Capitalised words count except at the start of a sentence; stopwords and generic
+    words never count.
+    """
+    stops = stopwords()
+    generic = _config()["generic"]
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", question.strip()):
+        tokens = sentence.split()
+        for index, token in enumerate(tokens):
+            token = token.strip("?!.,;:()«»\"“”'’")
+            if not token or not _SALIENT.fullmatch(token):
+                continue
+            has_digit = any(ch.isdigit() for ch in token)
+            is_acronym = len(token) > 1 and (token.isupper() or "." in token.strip("."))
+            if index == 0 and not (has_digit or is_acronym):
+                continue
+            if has_digit and not _SIGNIFICANT_NUMBER.search(token):
+                continue  # "16 anni", "10 mila": everyday numbers, not identifiers
+            for word in words(token):
+                if word in stops or len(word) < 2:
+                    continue
+                term = stem(word)
+                if term not in generic and term not in out:
+                    out.append(term)
+    return out
+
+
+@dataclass
+class Evidence:
+    """Why the passages do or do not support a question."""
+
+    score: float
+    missing_salient: list[str] = field(default_factory=list)
+    missing_kinds: list[str] = field(default_factory=list)
+    topic_terms: list[str] = field(default_factory=list)
+
+    @property
+    def vetoed(self) -> bool:
+        return bool(self.missing_salient or self.missing_kinds)
+
+
+class EvidenceScorer:
+    """How well the retrieved passages support a question.
+
+    * Topic coverage, 0 to 1: the share, weighted by rarity, of the question's content words
+      *known to the corpus* that one passage holds (or 0.8 of the share the top passages
+      hold together); a word counts as held when the passage has it or one of its
+      expansions. Everyday words the corpus never uses ("cammina", "papà") do not count.
+    * Vetoes: a name, acronym or number of the question that no retrieved passage holds
+      ("Maglie", "RSA", "2025"); a kind of fact asked for (phone, e-mail, hours, address,
+      deadline, amount, a count of something, a person's name) that no sentence sharing the
+      question's topic holds.
     """
 
     def __init__(self, document_frequency: dict[str, int] | None = None,
@@ -123,38 +181,113 @@ class EvidenceScorer:
         df = self.df.get(term, 0)
         return math.log(1 + (self.n + 1) / (df + 0.5))
 
-    def score(self, question: str, hits: list[Hit], expansions: list[Expansion]) -> float:
-        qterms = key_terms(question)
+    def known(self, term: str) -> bool:
+        return not self.df or term in self.df
+
+    def evaluate(self, question: str, hits: list[Hit], expansions: list[Expansion],
+                 ignore: set[str] | None = None) -> Evidence:
+        ignore = ignore or set()
+        qterms = [t for t in key_terms(question) if t not in ignore]
+        topic = [t for t in qterms if self.known(t)]
         if not hits:
-            return 0.0
-        if not qterms:
-            return 0.0 if not expansions else 1.0
+            return Evidence(0.0, topic_terms=topic)
         synonyms = _synonyms(qterms, expansions)
-        required = [k for k in asked_kinds(question) if _config()["kinds"][k][2]]
-        best = 0.0
-        total = sum(self.weight(t) for t in qterms)
-        for hit in hits:
-            chunk = hit.chunk
-            have = set(terms(" ".join((chunk.title, chunk.section or "", chunk.text))))
-            got = sum(self.weight(t) for t in qterms if t in have or synonyms[t] & have)
-            value = got / total if total else 0.0
-            if required and not all(_config()["kinds"][k][1].search(chunk.text)
-                                    for k in required):
-                value = min(value, 0.0)
-            best = max(best, value)
-        return best
+        passages = [set(terms(" ".join((h.chunk.title, h.chunk.section or "", h.chunk.text))))
+                    for h in hits]
+        union = set().union(*passages)
+        missing = [t for t in salient_terms(question)
+                   if t not in ignore and not synonyms.holds(t, union)]
+        missing_kinds = self._missing_kinds(question, hits, topic, synonyms)
+        if not topic:
+            # only everyday words: supported when a passage has one expansion phrase whole
+            score = 1.0 if any(synonyms.any_phrase(p) for p in passages) else 0.0
+            return Evidence(score, missing, missing_kinds, topic)
+        total = sum(self.weight(t) for t in topic)
+
+        def coverage(have: set[str]) -> float:
+            return sum(self.weight(t) for t in topic if synonyms.holds(t, have)) / total
+
+        best = max(coverage(p) for p in passages)
+        together = 0.8 * coverage(union)
+        return Evidence(max(best, together), missing, missing_kinds, topic)
+
+    def score(self, question: str, hits: list[Hit], expansions: list[Expansion]) -> float:
+        evidence = self.evaluate(question, hits, expansions)
+        return 0.0 if evidence.vetoed else evidence.score
+
+    def _missing_kinds(self, question: str, hits: list[Hit], topic: list[str],
+                       synonyms: dict[str, set[str]]) -> list[str]:
+        kinds = _config()["kinds"]
+        required = [k for k in asked_kinds(question) if kinds[k][2]]
+        counted = counted_noun(question)
+        if counted:
+            required.append("count")
+        if not required:
+            return []
+        topical = [t for t in topic if t != counted]
+        missing = []
+        for kind in required:
+            pattern = kinds[kind][1]
+            found = False
+            for hit in hits:
+                for sentence in sentences(hit.chunk.text):
+                    if kind == "count":
+                        ok = bool(re.search(_NUMBER + r"\s*(?:\w+\s+){0,2}?" + re.escape(counted),
+                                            normalize(sentence)))
+                    else:
+                        ok = bool(pattern.search(sentence))
+                    if not ok:
+                        continue
+                    have = set(terms(sentence + " " + (hit.chunk.section or "")))
+                    if not topical or any(synonyms.holds(t, have) for t in topical):
+                        found = True
+                        break
+                if found:
+                    break
+            if not found:
+                missing.append(kind)
+        return missing
 
 
-def _synonyms(qterms: list[str], expansions: list[Expansion]) -> dict[str, set[str]]:
-    """For each key term, the stems its expansions add (so "badante" is held by a passage
-    about "caregiver familiare")."""
-    out: dict[str, set[str]] = {t: set() for t in qterms}
+_NUMBER = (r"\b(?:\d+|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|venti|cento|mille)"
+           r"(?:h\b)?")
+_COUNT = re.compile(r"\bquant[ie]\s+(?:\w+\s+)?([a-z]{3,})")
+
+
+def counted_noun(question: str) -> str | None:
+    """The noun of "quante persone", "quanti incontri" (normalised prefix), if any."""
+    match = _COUNT.search(normalize(question))
+    if not match:
+        return None
+    word = match.group(1)
+    if word in stopwords() or word in ("soldi", "euro", "costa", "vale", "anni", "valeva"):
+        return None
+    if word == "ore":
+        return "h"
+    return stem(word)[:5]
+
+
+class _Synonyms(dict):
+    """For each key term, the phrases (sets of stems) that stand for it: a passage holds the
+    term when it has the term itself or *all* the stems of one phrase ("badante" is held by
+    a passage about "caregiver familiare", "ISEE" is not held by "situazione")."""
+
+    def holds(self, term: str, have: set[str]) -> bool:
+        return term in have or any(phrase <= have for phrase in self.get(term, ()))
+
+    def any_phrase(self, have: set[str]) -> bool:
+        return any(phrase <= have for phrases in self.values() for phrase in phrases)
+
+
+def _synonyms(qterms: list[str], expansions: list[Expansion]) -> _Synonyms:
+    out = _Synonyms({t: [] for t in qterms})
     for exp in expansions:
         trigger = set(terms(exp.term)) | {stem(normalize(exp.term).replace(".", ""))}
-        added = {t for phrase in exp.added for t in terms(phrase)}
+        phrases = [frozenset(terms(p)) for p in exp.added if terms(p)]
         for t in qterms:
             if t in trigger or any(t.startswith(x) or x.startswith(t) for x in trigger if x):
-                out[t] |= added
+                out[t].extend(phrases)
+        out.setdefault("", []).extend(phrases)  # the expansion's own phrases
     return out
 
 
@@ -174,10 +307,13 @@ class ExtractiveAnswerer:
         self.scorer = scorer or EvidenceScorer()
 
     def answer(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
-               searched: str | None = None) -> Answer:
+               searched: str | None = None, ignore_terms: set[str] | None = None) -> Answer:
+        """``ignore_terms``: stems already handled by a filter (a comune resolved to its
+        ambito), which the passages need not repeat."""
         expansions = expansions or []
         searched = searched or question
-        evidence = self.scorer.score(searched, hits, expansions)
+        check = self.scorer.evaluate(searched, hits, expansions, ignore_terms)
+        evidence = 0.0 if check.vetoed else check.score
         if evidence < self.min_evidence or not hits:
             return self.refusal(question, searched, expansions, evidence, hits)
         picked = self.select(searched, hits, expansions)
@@ -201,7 +337,7 @@ class ExtractiveAnswerer:
                expansions: list[Expansion]) -> list[tuple[Hit, str]]:
         qterms = key_terms(question)
         synonyms = _synonyms(qterms, expansions)
-        extra = {t for s in synonyms.values() for t in s}
+        extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
         kinds = asked_kinds(question)
         patterns = [_config()["kinds"][k][1] for k in kinds]
         scored: list[tuple[float, int, int, Hit, str]] = []
@@ -213,7 +349,7 @@ class ExtractiveAnswerer:
                 via_section = sum(0.5 * self.scorer.weight(t) for t in qterms
                                   if t not in have and t in section_terms)
                 synonym = 0.6 * sum(self.scorer.weight(t) for t in qterms
-                                    if t not in have and synonyms[t] & have)
+                                    if t not in have and synonyms.holds(t, have))
                 loose = 0.3 * len(extra & have)
                 score = direct + via_section + synonym + loose
                 if score <= 0:

@@ -15,7 +15,7 @@ from .expansion import QueryExpander, acronyms_defined_in
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Retriever, place_names
 from .store import ChunkStore, Manifest
-from .text import normalize, words
+from .text import normalize, stem, words
 
 
 class Assistant:
@@ -127,9 +127,13 @@ class Assistant:
             ambito = self.places.get(normalize(filters.comune))
             return Filters(ambito or filters.comune, None, filters.doc_type, filters.year), \
                 filters.comune
-        for word in words(question):
-            if word in self.places:
-                return Filters(self.places[word], None, filters.doc_type, filters.year), word
+        text = " " + " ".join(words(question)) + " "
+        found = [(name, ambito) for name, ambito in self.places.items()
+                 if f" {' '.join(words(name))} " in text]
+        ambiti = {ambito for _name, ambito in found}
+        if len(ambiti) == 1:
+            name = max((n for n, _a in found), key=len)
+            return Filters(ambiti.pop(), None, filters.doc_type, filters.year), name
         return filters, None
 
     def ask(self, question: str, history: list[Turn] | None = None,
@@ -145,7 +149,9 @@ class Assistant:
         if expansions:
             dense_query += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
         hits = self.retriever.retrieve(dense_query, self.settings.top_k, filters, extra)
-        answer = self.answerer.answer(question, hits, expansions, searched)
+        ignore = {stem(w) for w in words(place)} if place else set()
+        answer = self.answerer.answer(question, hits, expansions, searched,
+                                      ignore_terms=ignore)
         if place and not answer.refused and filters.ambito:
             comune = next((c for c in self.places if c == place), place)
             if normalize(filters.ambito) != comune:
