@@ -97,18 +97,35 @@ def key_terms(question: str) -> list[str]:
     return out
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ü“\"(0-9])")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ü“\"(])")
+_ABBREVIATION = re.compile(r"(?:\b(?:n|nn|art|artt|dott|dott\.ssa|sig|sigg|pag|pagg|es|ecc|prof|"
+                           r"avv|ing|geom|rag|on|d|l|r|lett|co|cfr|vol|tab|fig|min|max)|"
+                           r"\b[A-Z]|\b(?:[A-Z]\.){1,4}[A-Z]?)\.$", re.IGNORECASE)
+_ITEM = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage."""
-    out = []
+    """Sentences and list items of a passage; "n. 868", "L.R. n. 9/2003", "dott. Rossi"
+    do not end a sentence."""
+    out: list[str] = []
     for para in re.split(r"\n\s*\n|\n(?=[§•\-–*]\s)", text):
         para = " ".join(para.split())
         if not para:
             continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(para) if len(s.strip()) > 2)
+        pieces = _SENTENCE_END.split(para)
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and _ABBREVIATION.search(merged[-1]):
+                merged[-1] += " " + piece
+            else:
+                merged.append(piece)
+        out.extend(m.strip() for m in merged if len(m.strip()) > 2)
     return out
+
+
+def is_list_item(sentence: str) -> bool:
+    """A fragment of a list: a bullet, or a lower-case start ("il consolidamento ...;")."""
+    return bool(_ITEM.match(sentence)) or sentence[:1].islower()
 
 
 _SIGNIFICANT_NUMBER = re.compile(r"\b(?:19|20)\d{2}\b|\d[./]\d|\d{4,}|[A-Za-z]\d|\d[A-Za-z]")
@@ -322,14 +339,28 @@ class ExtractiveAnswerer:
         citations: list[Citation] = []
         by_chunk: dict[str, Citation] = {}
         lines = []
+        used: set[str] = set()
         for hit, sentence in picked:
+            if sentence in used:
+                continue
             cit = by_chunk.get(hit.chunk.id)
             if cit is None:
                 cit = citation_for(hit, len(citations) + 1)
                 by_chunk[hit.chunk.id] = cit
                 citations.append(cit)
-            cit.highlights.append(sentence)
-            lines.append(f"{_with_context(sentence, hit)} [{cit.id}]")
+            if is_list_item(sentence):
+                # a list answers as a list: the items of this passage that share its heading
+                items = [x for x in sentences(hit.chunk.text) if is_list_item(x)]
+                group = [x for x in items if x not in used] if len(items) <= 12 else [sentence]
+                used.update(group)
+                cit.highlights.extend(group)
+                body = "; ".join(_strip_item(x) for x in group)
+                head = hit.chunk.section.rstrip(":.") + ": " if hit.chunk.section else ""
+                lines.append(f"{head}{body} [{cit.id}]")
+            else:
+                used.add(sentence)
+                cit.highlights.append(sentence)
+                lines.append(f"{sentence} [{cit.id}]")
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
 
@@ -344,6 +375,8 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(hits):
             section_terms = set(terms(hit.chunk.section or ""))
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
+                if len(sentence) < 12 and not any(ch.isdigit() for ch in sentence):
+                    continue  # a lone label ("PNRR, FNPS") says nothing by itself
                 have = set(terms(sentence))
                 direct = sum(self.scorer.weight(t) for t in qterms if t in have)
                 via_section = sum(0.5 * self.scorer.weight(t) for t in qterms
@@ -389,9 +422,5 @@ def citation_for(hit: Hit, number: int) -> Citation:
                     chunk_id=chunk.id)
 
 
-def _with_context(sentence: str, hit: Hit) -> str:
-    """A list item ("il consolidamento dell'ADI;") gets its heading as context."""
-    sentence = sentence.rstrip(" ;,")
-    if sentence[:1].islower() and hit.chunk.section:
-        return f"{hit.chunk.section.rstrip(':.')}: {sentence}"
-    return sentence
+def _strip_item(sentence: str) -> str:
+    return _ITEM.sub("", sentence).rstrip(" ;,.")

@@ -67,6 +67,7 @@ class Settings:
 
     # ingestion limits
     max_file_mb: float = 100.0
+    ocr: bool = True  # OCR scanned PDFs with Tesseract when installed (ASSISTANT_OCR=0: off)
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)

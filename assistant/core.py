@@ -13,7 +13,7 @@ from .embedding import Embedder, make_embedder
 from .errors import IndexMissingError, QuestionError
 from .expansion import QueryExpander, acronyms_defined_in
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
-from .retrieval import BM25_SUBDIR, BM25Index, Filters, Retriever, place_names
+from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
 from .store import ChunkStore, Manifest
 from .text import normalize, stem, words
 
@@ -34,7 +34,8 @@ class Assistant:
         self._lock = threading.RLock()
         self._bm25 = BM25Index(Path(self.settings.index_dir) / BM25_SUBDIR)
         self._state_version: str | None = None
-        self.places: dict[str, str] = {}
+        self.places: dict[str, tuple[str, str]] = {}
+        self.region_of: dict[str, str] = {}
         self.expander = QueryExpander()
         self.scorer = EvidenceScorer()
 
@@ -95,7 +96,12 @@ class Assistant:
     def _derive_state(self) -> None:
         self.scorer.df = self._bm25.df
         self.scorer.n = max(1, len(self._bm25.ids))
-        self.places = place_names(self._bm25.meta)
+        from .datafiles import load_yaml
+
+        aliases = load_yaml("search.yaml").get("place_aliases", {})
+        self.places = place_names(self._bm25.meta, aliases)
+        self.region_of = {str(m.get("ambito")): str(m.get("region")) for m in self._bm25.meta
+                          if m.get("ambito") and m.get("region")}
         # acronyms the corpus defines itself, read from the stored chunks' text
         defined: dict[str, str] = {}
         for chunk in self.store.iter_chunks():
@@ -119,22 +125,33 @@ class Assistant:
                                 limit=self.settings.max_question_chars)
         return question
 
-    def resolve_places(self, question: str, filters: Filters) -> tuple[Filters, str | None]:
-        """A comune named in the question (and no explicit filter) restricts to its ambito."""
-        if filters.ambito or filters.source:
-            return filters, None
+    def resolve_places(self, question: str, filters: Filters) -> tuple[list[Filters], str | None]:
+        """The places a question names, as filters: one filter per distinct place.
+
+        A comune stands for its ambito ("Matino" -> Casarano); a region for its documents;
+        a region that contains a named ambito adds nothing. Explicit filters win. Returns the
+        filters to search with (several for a question comparing places) and the name of
+        the place when there is exactly one.
+        """
+        base = dict(doc_type=filters.doc_type, year=filters.year)
+        if filters.ambito or filters.source or filters.region:
+            return [filters], None
         if filters.comune:
-            ambito = self.places.get(normalize(filters.comune))
-            return Filters(ambito or filters.comune, None, filters.doc_type, filters.year), \
-                filters.comune
+            field, value = self.places.get(normalize(filters.comune), ("ambito", filters.comune))
+            return [Filters(**{field: value}, **base)], filters.comune
         text = " " + " ".join(words(question)) + " "
-        found = [(name, ambito) for name, ambito in self.places.items()
-                 if f" {' '.join(words(name))} " in text]
-        ambiti = {ambito for _name, ambito in found}
-        if len(ambiti) == 1:
-            name = max((n for n, _a in found), key=len)
-            return Filters(ambiti.pop(), None, filters.doc_type, filters.year), name
-        return filters, None
+        found: dict[tuple[str, str], str] = {}
+        for name, target in self.places.items():
+            if f" {' '.join(words(name))} " in text:
+                if target not in found or len(name) > len(found[target]):
+                    found[target] = name
+        ambito_regions = {self.region_of.get(v) for f, v in found if f == "ambito"}
+        targets = [t for t in found if not (t[0] == "region" and t[1] in ambito_regions)]
+        if not targets:
+            return [filters], None
+        chosen = [Filters(**{field: value}, **base) for field, value in targets]
+        name = found[targets[0]] if len(targets) == 1 else None
+        return chosen, name
 
     def ask(self, question: str, history: list[Turn] | None = None,
             filters: Filters | None = None) -> Answer:
@@ -142,21 +159,37 @@ class Assistant:
         self.refresh()
         filters = filters or Filters()
         searched = rewrite(question, history or [], self.places)
-        filters, place = self.resolve_places(searched, filters)
+        scopes, place = self.resolve_places(searched, filters)
         expansions = self.expander.expand(searched)
         extra = QueryExpander.extra_terms(expansions)
         dense_query = searched
         if expansions:
             dense_query += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
-        hits = self.retriever.retrieve(dense_query, self.settings.top_k, filters, extra)
+        hits = self._retrieve(dense_query, scopes, extra)
+        filters = scopes[0]
         ignore = {stem(w) for w in words(place)} if place else set()
         answer = self.answerer.answer(question, hits, expansions, searched,
                                       ignore_terms=ignore)
         if place and not answer.refused and filters.ambito:
-            comune = next((c for c in self.places if c == place), place)
-            if normalize(filters.ambito) != comune:
-                answer.notice = _place_note(comune, filters.ambito)
+            if normalize(filters.ambito) != normalize(place):
+                answer.notice = _place_note(place, filters.ambito)
         return answer
+
+    def _retrieve(self, query: str, scopes: list[Filters], extra: list[str]) -> list[Hit]:
+        """Top chunks; a question naming several places gets the best of each, interleaved."""
+        k = self.settings.top_k
+        if len(scopes) == 1:
+            return self.retriever.retrieve(query, k, scopes[0], extra)
+        per_scope = max(2, -(-k // len(scopes)) + 1)
+        lists = [self.retriever.retrieve(query, per_scope, scope, extra) for scope in scopes]
+        merged: list[Hit] = []
+        seen: set[str] = set()
+        for rank in range(per_scope):
+            for hits in lists:
+                if rank < len(hits) and hits[rank].chunk.id not in seen:
+                    seen.add(hits[rank].chunk.id)
+                    merged.append(hits[rank])
+        return merged[:k + len(scopes)]
 
     def documents(self) -> list[dict[str, Any]]:
         """Indexed documents with title, pages and chunks (from the manifest)."""

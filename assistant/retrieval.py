@@ -27,15 +27,17 @@ class Filters:
     doc_type: str | None = None
     year: int | None = None
     source: str | None = None
+    region: str | None = None
 
     def is_empty(self) -> bool:
-        return not any((self.ambito, self.comune, self.doc_type, self.year, self.source))
+        return not any((self.ambito, self.comune, self.doc_type, self.year, self.source,
+                        self.region))
 
     def where(self) -> dict | None:
         """A Chroma ``where`` clause (``comune`` must be resolved to ``ambito`` first)."""
         clauses: list[dict] = []
         for key, field in (("ambito", "ambito"), ("doc_type", "doc_type"), ("year", "year"),
-                           ("source", "source")):
+                           ("source", "source"), ("region", "region")):
             value = getattr(self, key)
             if value:
                 clauses.append({field: value})
@@ -44,7 +46,7 @@ class Filters:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
     def accepts(self, meta: dict[str, Any]) -> bool:
-        for key in ("ambito", "doc_type", "year", "source"):
+        for key in ("ambito", "doc_type", "year", "source", "region"):
             value = getattr(self, key)
             if value and meta.get(key) != value:
                 return False
@@ -187,15 +189,26 @@ class Retriever:
                     dense_scores.get(cid, 0.0)) for cid in order if cid in known]
 
 
-def place_names(meta_rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Comune (normalised) -> ambito, from the catalog metadata stored with the chunks."""
-    places: dict[str, str] = {}
+def place_names(meta_rows: list[dict[str, Any]],
+                aliases: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Place name (normalised) -> the filter it stands for: ``("ambito", X)`` for an ambito
+    and each of its comuni, ``("region", R)`` for a region, from the catalog metadata
+    stored with the chunks. ``aliases`` maps extra words to regions ("nazionale": "Italia")."""
+    places: dict[str, tuple[str, str]] = {}
+    regions: set[str] = set()
     for meta in meta_rows:
+        if meta.get("region"):
+            regions.add(str(meta["region"]))
         ambito = meta.get("ambito")
         if not ambito:
             continue
-        places.setdefault(normalize(str(ambito)), str(ambito))
+        places.setdefault(normalize(str(ambito)), ("ambito", str(ambito)))
         for comune in str(meta.get("comuni", "")).split("|"):
             if comune.strip():
-                places.setdefault(normalize(comune.strip()), str(ambito))
+                places.setdefault(normalize(comune.strip()), ("ambito", str(ambito)))
+    for region in regions:
+        places.setdefault(normalize(region), ("region", region))
+    for alias, region in (aliases or {}).items():
+        if region in regions:
+            places.setdefault(normalize(alias), ("region", region))
     return places

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,17 +23,26 @@ from ..errors import DocumentError
 from ..store import ChunkStore, Manifest, node_metadata
 from .catalog import CATALOG_NAME, Catalog
 from .chunking import Chunk, Chunker
+from .ocr import OCR, default_ocr
 from .readers import SUPPORTED_SUFFIXES, read_pages
 
 MANIFEST_NAME = "manifest.json"
 Progress = Callable[[int, int, str], None]
+log = logging.getLogger(__name__)
+_DEFAULT = object()
 
 
 @dataclass
 class Skipped:
+    """A file left out of this run: ``reason`` is a key of ``skip_reasons`` in
+    strings_it.yaml, ``facts`` the values its message needs (``messages.skip_reason(
+    s.reason, s.detail, **s.facts)``); ``kept`` says the version indexed earlier stays."""
+
     source: str
     reason: str
     detail: str = ""
+    facts: dict = field(default_factory=dict)
+    kept: bool = False
 
 
 @dataclass
@@ -41,6 +51,8 @@ class IngestReport:
     files_unchanged: int = 0
     files_removed: int = 0
     pages: int = 0
+    pages_ocr: int = 0
+    repaired: int = 0  # sources fixed up after an interrupted run
     chunks_added: int = 0
     chunks_total: int = 0
     skipped: list[Skipped] = field(default_factory=list)
@@ -54,6 +66,7 @@ class IngestReport:
         return {
             "files_indexed": self.files_indexed, "files_unchanged": self.files_unchanged,
             "files_removed": self.files_removed, "pages": self.pages,
+            "pages_ocr": self.pages_ocr, "repaired": self.repaired,
             "chunks_added": self.chunks_added, "chunks_total": self.chunks_total,
             "skipped": [s.__dict__ for s in self.skipped], "seconds": round(self.seconds, 2),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
@@ -67,30 +80,50 @@ def discover(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
     skipped: list[Skipped] = []
     for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:  # not followed; say so when they lead out of the corpus
+            link = Path(dirpath) / name
+            if link.is_symlink() and not _inside(link, root):
+                skipped.append(Skipped(link.relative_to(corpus_dir).as_posix(),
+                                       "outside_link"))
         for name in sorted(filenames):
             if name.startswith(".") or name == CATALOG_NAME or name.lower() == "readme.md" \
                     and Path(dirpath).resolve() == root:
                 continue
             path = Path(dirpath) / name
             rel = path.relative_to(corpus_dir).as_posix()
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
+            if path.is_symlink() and not _inside(path, root):
                 skipped.append(Skipped(rel, "outside_link"))
             elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                skipped.append(Skipped(rel, "unsupported", path.suffix or "(nessuna)"))
+                suffix = path.suffix or "(nessuna)"
+                skipped.append(Skipped(rel, "unsupported", suffix, {"suffix": suffix}))
+            elif path.is_symlink() and not path.exists():
+                skipped.append(Skipped(rel, "broken_link"))
             else:
                 files.append(path)
     return files, skipped
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
 
 
 class Ingestor:
     """Brings the store up to date with a corpus folder."""
 
     def __init__(self, settings: Settings, store: ChunkStore, embedder: Embedder,
-                 chunker: Chunker | None = None) -> None:
+                 chunker: Chunker | None = None, ocr: OCR | None | object = _DEFAULT) -> None:
+        """``ocr`` reads scanned PDFs: by default Tesseract when installed and
+        ``settings.ocr`` is on; ``None`` switches it off (scans are reported)."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.chunker = chunker or Chunker(settings.chunk_size, settings.chunk_overlap)
+        if ocr is _DEFAULT:
+            ocr = default_ocr(bool(getattr(settings, "ocr", True)))
+        self.ocr: OCR | None = ocr  # type: ignore[assignment]
         self.manifest = Manifest(Path(settings.index_dir) / MANIFEST_NAME)
 
     @property
@@ -110,6 +143,7 @@ class Ingestor:
             self.manifest.files = {}
             self.manifest.signature = self.signature
             self.manifest.save()
+        report.repaired = self.repair()
         files, report.skipped = discover(corpus_dir)
         present = {p.relative_to(corpus_dir).as_posix() for p in files}
         for source in sorted(set(self.manifest.files) - present):
@@ -126,11 +160,17 @@ class Ingestor:
             try:
                 self._ingest_file(path, source, catalog, limit, seen_hashes, report)
             except DocumentError as exc:
-                report.skipped.append(Skipped(source, exc.reason, exc.detail
-                                              if exc.detail != exc.reason else ""))
-                if source in self.manifest.files:  # keep what was indexed before
-                    continue
-                self.store.delete_source(source)
+                detail = exc.detail if exc.detail != exc.reason else ""
+                facts = {k: v for k, v in exc.facts.items()
+                         if isinstance(v, (str, int, float, bool))}
+                indexed = source in self.manifest.files
+                if exc.reason == "duplicate" and indexed:
+                    # the same text is indexed under another name now: keep one copy
+                    self._forget(source)
+                    indexed = False
+                report.skipped.append(Skipped(source, exc.reason, detail, facts, kept=indexed))
+                if not indexed:
+                    self.store.delete_source(source)
         if progress:
             progress(len(files), len(files), "")
         report.chunks_total = self.store.count()
@@ -140,11 +180,15 @@ class Ingestor:
     def _ingest_file(self, path: Path, source: str, catalog: Catalog, limit: int,
                      seen_hashes: dict[str, str], report: IngestReport) -> None:
         t0 = time.perf_counter()
-        size = path.stat().st_size
-        if size > limit:
-            raise DocumentError("too_large", f"{size / 1048576:.1f} MB",
-                                limit_mb=self.settings.max_file_mb)
-        data = path.read_bytes()
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise DocumentError("too_large", f"{size / 1048576:.1f} MB, limite "
+                                    f"{self.settings.max_file_mb:g} MB",
+                                    limit_mb=self.settings.max_file_mb)
+            data = path.read_bytes()
+        except OSError as exc:  # permissions, a file removed meanwhile, a broken link
+            raise DocumentError("unreadable", exc.strerror or str(exc)) from exc
         info = catalog.info(source)
         digest = hashlib.sha256(data).hexdigest()
         file_hash = hashlib.sha256(
@@ -158,10 +202,16 @@ class Ingestor:
             report.files_unchanged += 1
             report.pages += int(known.get("pages", 0))
             return
-        pages = read_pages(path, data)
-        t1 = time.perf_counter()
-        report.add_time("parse", t1 - t0)
-        chunks = self.chunker.chunk(source, pages, reflow=path.suffix.lower() == ".pdf")
+        try:
+            pages = read_pages(path, data, ocr=self.ocr)
+            t1 = time.perf_counter()
+            report.add_time("parse", t1 - t0)
+            chunks = self.chunker.chunk(source, pages, reflow=path.suffix.lower() == ".pdf")
+        except DocumentError:
+            raise
+        except Exception as exc:  # a bug or an odd file must not stop the whole corpus
+            log.exception("cannot ingest %s", source)
+            raise DocumentError("unreadable", f"{type(exc).__name__}: {exc}"[:200]) from exc
         t2 = time.perf_counter()
         report.add_time("clean_chunk", t2 - t1)
         if not chunks:
@@ -184,7 +234,38 @@ class Ingestor:
         report.add_time("store", time.perf_counter() - t3)
         report.files_indexed += 1
         report.pages += len(pages)
+        report.pages_ocr += sum(1 for p in pages if p.ocr)
         report.chunks_added += len(chunks)
+
+    def _forget(self, source: str) -> None:
+        """Out of the manifest first, then out of the store (crash-safe order)."""
+        self.manifest.files.pop(source, None)
+        self.manifest.save()
+        self.store.delete_source(source)
+
+    def repair(self) -> int:
+        """Make the store agree with the manifest after an interrupted run.
+
+        A run killed while it stored a file leaves chunks the manifest does not list (or,
+        while removing one, a manifest entry whose chunks are gone). Cheap check first:
+        the store's count against the manifest's chunk total; only when they differ are
+        the stored sources listed. Chunks of unlisted sources are deleted; listed sources
+        whose chunk count is wrong are dropped from the manifest, so this run indexes them
+        again. Returns the number of sources fixed.
+        """
+        expected = sum(int(v.get("chunks", 0)) for v in self.manifest.files.values())
+        if self.store.count() == expected:
+            return 0
+        stored = self.store.sources()
+        fixed = 0
+        for source in sorted(set(self.manifest.files) | set(stored)):
+            listed = self.manifest.files.get(source)
+            if listed is not None and int(listed.get("chunks", 0)) == stored.get(source, 0):
+                continue
+            log.warning("repairing %s after an interrupted run", source)
+            self._forget(source)
+            fixed += 1
+        return fixed
 
     @staticmethod
     def _node(chunk: Chunk, info_meta: dict) -> TextNode:
