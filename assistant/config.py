@@ -48,7 +48,7 @@ class Settings:
     # answering
     answerer: str = "extractive"
     max_sentences: int = 5
-    min_evidence: float = 0.5
+    min_evidence: float = 0.3
     max_question_chars: int = 1000
 
     # optional LLM backend

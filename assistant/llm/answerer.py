@@ -74,28 +74,29 @@ class LLMAnswerer:
 
     # ---- the answerer interface ----------------------------------------------------------
     def answer(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
-               searched: str | None = None) -> Answer:
-        """The checked answer (the reply is requested whole, within ``llm_timeout``)."""
-        for kind, value in self._run(question, hits, expansions, searched, streaming=False):
+               searched: str | None = None, **options: Any) -> Answer:
+        """The checked answer (the reply is requested whole, within ``llm_timeout``).
+        ``options`` (e.g. ``ignore_terms``) go to the extractive answerer."""
+        for kind, value in self._run(question, hits, expansions, searched, False, options):
             if kind == "final":
                 return value
         raise AssertionError("answer stream ended without a final answer")  # pragma: no cover
 
     def answer_stream(self, question: str, hits: list[Hit],
                       expansions: list[Expansion] | None = None,
-                      searched: str | None = None) -> Iterator[Event]:
+                      searched: str | None = None, **options: Any) -> Iterator[Event]:
         """``("delta", text)`` for each checked piece of the answer as it arrives (to append
         to what is shown), then ``("final", Answer)``: show the final answer in place of the
         deltas, since it may be the extractive fallback. At most ``llm_timeout`` seconds
         pass without news."""
-        yield from self._run(question, hits, expansions, searched, streaming=True)
+        yield from self._run(question, hits, expansions, searched, True, options)
 
     def stream(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
-               searched: str | None = None) -> Iterator[str]:
+               searched: str | None = None, **options: Any) -> Iterator[str]:
         """The answer text in pieces; the generator's return value is the final Answer
         (``answer = yield from answerer.stream(...)``)."""
         final: Answer | None = None
-        for kind, value in self.answer_stream(question, hits, expansions, searched):
+        for kind, value in self.answer_stream(question, hits, expansions, searched, **options):
             if kind == "delta":
                 yield value
             else:
@@ -104,10 +105,12 @@ class LLMAnswerer:
 
     # ---- the work ------------------------------------------------------------------------
     def _run(self, question: str, hits: list[Hit], expansions: list[Expansion] | None,
-             searched: str | None, streaming: bool) -> Iterator[Event]:
+             searched: str | None, streaming: bool,
+             options: dict[str, Any]) -> Iterator[Event]:
         expansions = list(expansions or [])
         searched = searched or question
-        extractive: Answer = self.fallback.answer(question, hits, expansions, searched)
+        extractive: Answer = self.fallback.answer(question, hits, expansions, searched,
+                                                  **options)
         if extractive.refused or not hits:
             extractive.answerer = self.name
             yield "final", extractive
@@ -115,10 +118,11 @@ class LLMAnswerer:
         prompt = self.prompts.build(question, hits, expansions, searched)
         checker = AnswerChecker(list(prompt.passages))
         try:
+            backend = self.backend  # built (imports done) before the clock starts
             if streaming:
-                result = yield from self._checked_stream(prompt, checker)
+                result = yield from self._checked_stream(backend, prompt, checker)
             else:
-                reply = "".join(bounded(lambda: [self.backend.complete(prompt.messages())],
+                reply = "".join(bounded(lambda: [backend.complete(prompt.messages())],
                                         self.timeout, url=self.settings.llm_base_url))
                 if not reply.strip():
                     raise LLMError("empty reply", reason="empty")
@@ -132,7 +136,7 @@ class LLMAnswerer:
             return
         yield "final", self._final(question, hits, expansions, searched, extractive, result)
 
-    def _checked_stream(self, prompt: Prompt, checker: AnswerChecker):
+    def _checked_stream(self, backend: ChatBackend, prompt: Prompt, checker: AnswerChecker):
         """Streams kept claims as soon as they are complete; returns the CheckResult.
         An invented number stops the stream (and the request)."""
         result = CheckResult()
@@ -140,7 +144,7 @@ class LLMAnswerer:
         done = 0  # claims of the buffer already judged
         last: Claim | None = None
         lead_in: Claim | None = None
-        pieces = bounded(lambda: self.backend.stream(prompt.messages()), self.timeout,
+        pieces = bounded(lambda: backend.stream(prompt.messages()), self.timeout,
                          idle=True, url=self.settings.llm_base_url)
         try:
             finished = False
@@ -244,17 +248,22 @@ def _citations(claims: Sequence[Claim], hits: list[Hit]) -> list[Citation]:
             citation = out.get(n)
             if citation is None:
                 citation = out[n] = citation_for(hit, n)
-            best = _closest_sentence(claim.text, hit.chunk.text)
-            if best and best not in citation.highlights:
-                citation.highlights.append(best)
+            for sentence in _supporting_sentences(claim.text, hit.chunk.text):
+                if sentence not in citation.highlights:
+                    citation.highlights.append(sentence)
     return list(out.values())
 
 
-def _closest_sentence(claim: str, passage: str) -> str | None:
+def _supporting_sentences(claim: str, passage: str) -> list[str]:
+    """The passage sentences a claim draws on: those whose terms the claim mostly repeats,
+    or else the one sharing most terms with it."""
     wanted = set(terms(claim))
-    best, best_score = None, 0
+    chosen, best, best_score = [], None, 0
     for sentence in sentences(passage):
-        score = len(wanted & set(terms(sentence)))
-        if score > best_score:
-            best, best_score = sentence, score
-    return best
+        have = set(terms(sentence))
+        shared = len(wanted & have)
+        if have and shared / len(have) >= 0.6:
+            chosen.append(sentence)
+        if shared > best_score:
+            best, best_score = sentence, shared
+    return chosen or ([best] if best else [])

@@ -83,6 +83,9 @@ def make_backend(settings: Settings) -> LlamaIndexBackend:
                      temperature=0.0, additional_kwargs={"num_predict": settings.llm_max_tokens})
         return LlamaIndexBackend(llm, f"ollama {settings.llm_model} @ {host}")
     from llama_index.llms.openai_like import OpenAILike
+    # the openai client imports its resources on first use; do it now, not on the clock
+    import openai.resources.chat.completions  # noqa: F401
+    import openai.types.chat  # noqa: F401
 
     llm = OpenAILike(model=settings.llm_model, api_base=settings.llm_base_url,
                      api_key=settings.llm_api_key or "none", is_chat_model=True,

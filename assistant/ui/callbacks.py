@@ -1,0 +1,333 @@
+"""What the web interface does, as plain Python: testable without Gradio or a browser.
+
+:class:`UIController` turns widget values into calls on the :class:`~assistant.Assistant`
+and returns HTML, table rows and status texts. ``blocks.py`` only wires it to widgets.
+Errors of the assistant become Italian messages here, at the edge.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from .. import messages
+from ..conversation import Turn
+from ..errors import AssistantError
+from ..retrieval import Filters
+from . import render, texts
+from .documents import DocumentLibrary, Uploader
+from .feedback import FeedbackRecord, FeedbackStore
+from .services import InterventionSearch, ServiceFinder, rows_to_csv
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+Message = dict[str, Any]
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the filters offer, read from the indexed passages' metadata."""
+
+    comuni: tuple[tuple[str, str], ...] = ()   # (comune, ambito)
+    ambiti: tuple[str, ...] = ()
+    doc_types: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+
+
+def corpus_facets(assistant: Any) -> Facets:
+    comuni: dict[str, str] = {}
+    ambiti: set[str] = set()
+    doc_types: set[str] = set()
+    years: set[int] = set()
+    try:
+        chunks = assistant.store.iter_chunks(include_text=False)
+        for chunk in chunks:
+            meta = chunk.metadata
+            ambito = str(meta.get("ambito") or "").strip()
+            if ambito:
+                ambiti.add(ambito)
+                for comune in str(meta.get("comuni") or "").split("|"):
+                    if comune.strip():
+                        comuni.setdefault(comune.strip(), ambito)
+            if meta.get("doc_type"):
+                doc_types.add(str(meta["doc_type"]))
+            year = meta.get("year")
+            if isinstance(year, (int, float)) and year > 0:
+                years.add(int(year))
+    except AssistantError:
+        return Facets()
+    return Facets(tuple(sorted(comuni.items())), tuple(sorted(ambiti)),
+                  tuple(sorted(doc_types)), tuple(sorted(years, reverse=True)))
+
+
+def plain_history(history: Sequence[Any] | None) -> list[Message]:
+    """Chatbot messages as ``{"role", "content": str}`` (Gradio passes content blocks)."""
+    out: list[Message] = []
+    for message in history or []:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "".join(block.get("text", "") for block in content
+                              if isinstance(block, dict) and block.get("type") == "text")
+        out.append({"role": message.get("role", "user"), "content": str(content or "")})
+    return out
+
+
+def assistant_positions(history: Sequence[Message]) -> list[int]:
+    return [i for i, m in enumerate(history) if m.get("role") == "assistant"]
+
+
+def to_turns(records: Sequence[Record]) -> list[Turn]:
+    """The conversation so far, as the assistant's follow-up rewriting expects it."""
+    return [Turn(str(r.get("question", "")), str(r.get("answer", ""))) for r in records or []]
+
+
+def make_filters(comune: str | None = None, ambito: str | None = None,
+                 doc_type: str | None = None, year: str | int | None = None) -> Filters:
+    """Widget values ("" means any) as :class:`Filters`; a comune wins over an ambito."""
+    comune = (comune or "").strip() or None
+    ambito = (ambito or "").strip() or None
+    year_value = int(year) if str(year or "").strip().isdigit() else None
+    return Filters(ambito=None if comune else ambito, comune=comune,
+                   doc_type=(doc_type or "").strip() or None, year=year_value)
+
+
+def liked_rating(liked: Any) -> str | None:
+    """Gradio's ``LikeData.liked`` as "up", "down" or None (vote withdrawn)."""
+    if liked is True or (isinstance(liked, str) and liked.lower() in ("like", "up")):
+        return "up"
+    if liked is False or (isinstance(liked, str) and liked.lower() in ("dislike", "down")):
+        return "down"
+    return None
+
+
+class UIController:
+    """The interface's behaviour over one :class:`~assistant.Assistant`."""
+
+    def __init__(self, assistant: Any, feedback: FeedbackStore | None = None,
+                 stream_delay: float = 0.0, services: ServiceFinder | None = None,
+                 search: InterventionSearch | None = None, uploader: Uploader | None = None,
+                 library: DocumentLibrary | None = None, export_dir: Path | None = None) -> None:
+        if assistant is None:
+            raise ValueError("assistant must be an Assistant, got None")
+        if stream_delay < 0:
+            raise ValueError(f"stream_delay must be >= 0 seconds, got {stream_delay!r}")
+        self.assistant = assistant
+        self.feedback = feedback or FeedbackStore()
+        self.stream_delay = stream_delay
+        self.services_finder = services or ServiceFinder(assistant)
+        self.intervention_search = search or InterventionSearch(assistant)
+        self.uploader = uploader or Uploader(assistant.settings.corpus_dir,
+                                             assistant.settings.max_file_mb)
+        self.library = library or DocumentLibrary(assistant)
+        self.export_dir = Path(export_dir) if export_dir else None
+        self._facets: Facets | None = None
+
+    # ---- filters -------------------------------------------------------------------------
+    @property
+    def facets(self) -> Facets:
+        if self._facets is None:
+            self._facets = corpus_facets(self.assistant)
+        return self._facets
+
+    def refresh_facets(self) -> Facets:
+        self._facets = None
+        return self.facets
+
+    def _any(self) -> list[tuple[str, str]]:
+        return [(texts.text("filters.all"), "")]
+
+    def comune_choices(self) -> list[tuple[str, str]]:
+        return self._any() + [(texts.text("filters.comune_choice", comune=c, ambito=a), c)
+                              for c, a in self.facets.comuni]
+
+    def ambito_choices(self) -> list[tuple[str, str]]:
+        return self._any() + [(a, a) for a in self.facets.ambiti]
+
+    def doc_type_choices(self) -> list[tuple[str, str]]:
+        return self._any() + [(d, d) for d in self.facets.doc_types]
+
+    def year_choices(self) -> list[tuple[str, str]]:
+        return self._any() + [(str(y), str(y)) for y in self.facets.years]
+
+    def place_choices(self) -> list[tuple[str, str]]:
+        """For "Servizi per me": every comune, and the ambiti whose comuni are unknown."""
+        with_comuni = {a for _, a in self.facets.comuni}
+        places = [(texts.text("filters.comune_choice", comune=c, ambito=a), c)
+                  for c, a in self.facets.comuni]
+        places += [(texts.text("filters.ambito_choice", ambito=a), a)
+                   for a in self.facets.ambiti if a not in with_comuni]
+        return places
+
+    def situation_choices(self) -> list[tuple[str, str]]:
+        return [(s.label, s.id) for s in self.services_finder.situations]
+
+    # ---- chat ----------------------------------------------------------------------------
+    def chat(self, message: str, history: Sequence[Any] | None, records: Sequence[Record] | None,
+             comune: str | None = None, ambito: str | None = None, doc_type: str | None = None,
+             year: str | None = None) -> Iterator[tuple[list[Message], str, list[Record]]]:
+        """Yields (chat messages, text box value, conversation records) as the answer grows.
+
+        ``records`` hold, per answer, the plain question and answer (for follow-ups and
+        feedback); they stay aligned with the assistant messages of the chat.
+        """
+        messages_ = plain_history(history)
+        records = list(records or [])[:len(assistant_positions(messages_))]
+        question = (message or "").strip()
+        if not question:
+            yield messages_, "", records
+            return
+        messages_.append({"role": "user", "content": html.escape(question)})
+        messages_.append({"role": "assistant", "content": render.thinking_html()})
+        yield messages_, "", records
+        filters = make_filters(comune, ambito, doc_type, year)
+        try:
+            answer = self.assistant.ask(question, history=to_turns(records), filters=filters)
+        except AssistantError as exc:
+            text = messages.for_error(exc)
+            messages_[-1] = {"role": "assistant", "content": render.error_html(text)}
+            yield messages_, "", records + [_record(question, text, True, [], filters)]
+            return
+        except Exception as exc:  # noqa: BLE001 - the user gets a message, the log the trace
+            log.exception("chat failed for %r", question)
+            text = texts.text("chat.error", detail=type(exc).__name__)
+            messages_[-1] = {"role": "assistant", "content": render.error_html(text)}
+            yield messages_, "", records + [_record(question, text, True, [], filters)]
+            return
+        record = _record(question, answer.answer, answer.refused,
+                         [c.as_json() for c in answer.citations], filters, answer.notice)
+        versions = list(render.stream_answer(answer, self.assistant.expander.acronyms))
+        for index, version in enumerate(versions):
+            messages_[-1] = {"role": "assistant", "content": version}
+            last = index == len(versions) - 1
+            yield messages_, "", records + [record] if last else records
+            if not last and self.stream_delay:
+                time.sleep(self.stream_delay)
+
+    def ask_json(self, question: str, comune: str = "", ambito: str = "", doc_type: str = "",
+                 year: str = "") -> dict[str, Any]:
+        """One question, the CLI's JSON contract (for API clients)."""
+        filters = make_filters(comune, ambito, doc_type, year)
+        try:
+            answer = self.assistant.ask(question, filters=filters)
+        except AssistantError as exc:
+            return {"question": question, "answer": messages.for_error(exc), "refused": True,
+                    "citations": []}
+        data = answer.as_json()
+        data["notice"] = answer.notice
+        return data
+
+    # ---- feedback ------------------------------------------------------------------------
+    def rate(self, records: Sequence[Record] | None, history: Sequence[Any] | None,
+             index: Any, liked: Any) -> tuple[str, int | None]:
+        """Store a thumbs up/down for the message at ``index``; (status, feedback id)."""
+        rating = liked_rating(liked)
+        if rating is None:
+            return "", None
+        messages_ = plain_history(history)
+        position = index[0] if isinstance(index, (list, tuple)) else index
+        positions = assistant_positions(messages_)
+        if not isinstance(position, int) or position not in positions:
+            return texts.text("feedback.nothing_to_rate"), None
+        turn = positions.index(position)
+        records = list(records or [])
+        if turn >= len(records):
+            return texts.text("feedback.nothing_to_rate"), None
+        record = records[turn]
+        settings = self.assistant.settings
+        feedback_id = self.feedback.add(FeedbackRecord(
+            rating=rating, question=record.get("question", ""), answer=record.get("answer", ""),
+            citations=record.get("citations", []), embedder=settings.embedder,
+            retriever=settings.retriever, answerer=settings.answerer,
+            filters=record.get("filters") or {}))
+        key = "feedback.thanks_up" if rating == "up" else "feedback.thanks_down"
+        return texts.text(key), feedback_id
+
+    def add_comment(self, feedback_id: int | None, comment: str | None) -> str:
+        if not feedback_id:
+            return texts.text("feedback.comment_without_rating")
+        if not (comment or "").strip():
+            return ""
+        self.feedback.comment(int(feedback_id), comment or "")
+        return texts.text("feedback.comment_saved")
+
+    # ---- Servizi per me ------------------------------------------------------------------
+    def services(self, situations: Sequence[str] | None, comune: str | None,
+                 progress: Progress | None = None) -> str:
+        if not situations:
+            return render.status_html(texts.text("services.need_situation"), "errore")
+        if not (comune or "").strip():
+            return render.status_html(texts.text("services.need_comune"), "errore")
+        try:
+            notice, results = self.services_finder.find(list(situations), comune or "",
+                                                        progress)
+        except AssistantError as exc:
+            return render.status_html(messages.for_error(exc), "errore")
+        return render.services_html(notice, results)
+
+    # ---- staff search --------------------------------------------------------------------
+    def search(self, query: str | None, ambito: str | None = None,
+               doc_type: str | None = None, year: str | None = None
+               ) -> tuple[list[list[str]], str | None, str]:
+        """(table rows, CSV file path or None, status text)."""
+        query = (query or "").strip()
+        if not query:
+            return [], None, texts.text("search.need_query")
+        try:
+            rows = self.intervention_search.search(
+                query, make_filters(None, ambito, doc_type, year))
+        except AssistantError as exc:
+            return [], None, messages.for_error(exc)
+        if not rows:
+            return [], None, texts.text("search.none_found", query=query)
+        folder = self.export_dir or Path(tempfile.mkdtemp(prefix="assistente-csv-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / texts.text("search.csv_name")
+        path.write_text(rows_to_csv(rows), encoding="utf-8")
+        return [r.cells() for r in rows], str(path), texts.text("search.count", count=len(rows))
+
+    # ---- documents -----------------------------------------------------------------------
+    def document_rows(self) -> list[list[Any]]:
+        fmt = texts.text("documents.date_format")
+        rows = []
+        for doc in self.assistant.documents():
+            when = doc.get("indexed_at")
+            stamp = datetime.fromtimestamp(when).strftime(fmt) if when else ""
+            rows.append([doc.get("title") or doc["source"], doc["source"],
+                         int(doc.get("pages") or 0), int(doc.get("chunks") or 0), stamp])
+        return rows
+
+    def upload(self, files: Sequence[Any] | None, progress: Progress | None = None) -> str:
+        """Save the files into the corpus, re-index, and say what happened."""
+        outcome = self.uploader.save(list(files or []))
+        summary = None
+        skipped: list[tuple[str, str]] = []
+        if outcome.saved:
+            try:
+                report = self.assistant.ingest(progress=progress)
+            except AssistantError as exc:
+                summary = messages.for_error(exc)
+            else:
+                summary = messages.text("ingest_summary",
+                                        **{**report.as_dict(), "seconds": report.seconds})
+                limit = f"{self.assistant.settings.max_file_mb:g}"
+                skipped = [(s.source, messages.skip_reason(s.reason, s.detail, limit_mb=limit))
+                           for s in report.skipped]
+            self.refresh_facets()
+        return render.upload_summary_html(outcome.saved, outcome.refused, summary, skipped)
+
+
+def _record(question: str, answer: str, refused: bool, citations: list[dict[str, Any]],
+            filters: Filters, notice: str | None = None) -> Record:
+    return {"question": question, "answer": answer, "refused": refused,
+            "citations": citations, "notice": notice,
+            "filters": {k: v for k, v in filters.__dict__.items() if v}}
