@@ -88,13 +88,19 @@ def _units(text: str, reflow: bool) -> list[str]:
     width = max((len(line) for line in lines), default=0)
     units: list[str] = []
     current: list[str] = []
+    following: list[str | None] = [None] * len(lines)  # next non-empty line, in O(n)
+    upcoming: str | None = None
+    for index in range(len(lines) - 1, -1, -1):
+        following[index] = upcoming
+        if lines[index]:
+            upcoming = lines[index]
     for index, line in enumerate(lines):
         if not line:
             if current:
                 units.append(" ".join(current))
                 current = []
             continue
-        nxt = next((x for x in lines[index + 1:] if x), None)
+        nxt = following[index]
         starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt) and not current
         ends_prev = bool(current) and current[-1][-1:] in ".:;!?" and len(current[-1]) < 0.8 * width
         if current and (starts_new or ends_prev or _BULLET.match(line)
