@@ -1,0 +1,114 @@
+"""Answer composition, refusal, follow-ups and places (fast: hashing embedder)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant import Assistant, Filters, Turn
+from assistant.answering import asked_kinds, counted_noun, salient_terms, sentences
+from assistant.conversation import needs_context, rewrite
+from assistant.errors import QuestionError
+
+
+def test_every_answer_line_has_a_valid_citation(fake_assistant: Assistant):
+    answer = fake_assistant.ask("Quali progetti PNRR ha presentato l'ambito di Galatina?")
+    assert not answer.refused and answer.citations
+    ids = {c.id for c in answer.citations}
+    for line in answer.answer.splitlines():
+        marks = re.findall(r"\[(\d+)\]", line)
+        assert marks and all(int(m) in ids for m in marks), line
+    assert len(answer.answer.splitlines()) <= 5
+    # no repeated lines
+    assert len(set(answer.answer.splitlines())) == len(answer.answer.splitlines())
+
+
+def test_amount_asked_is_in_the_answer(fake_assistant: Assistant):
+    answer = fake_assistant.ask("Quanto ha ottenuto la Val d'Enza con l'Avviso 1/2019 PaIS?")
+    assert "42.869,00" in answer.answer
+    assert answer.citations[0].source == "val_enza_avviso_1_2019_pais.txt"
+    assert answer.citations[0].section
+
+
+@pytest.mark.parametrize("question", [
+    "Che tempo fa domani a Lecce?",
+    "mi dai la ricetta delle orecchiette con le cime di rapa",
+    "A che ora apre il PUA di Matino?",
+    "mi date il numero di telefono dello sportello immigrati di casarano?",
+    "Quanto costa al mese una RSA per anziani?",
+    "Quanto ha preso l'ambito di Maglie dal PNRR per i percorsi di autonomia?",
+])
+def test_refuses_when_documents_do_not_answer(fake_assistant: Assistant, question):
+    answer = fake_assistant.ask(question)
+    assert answer.refused, answer.answer
+    assert answer.answer.startswith("Non ho trovato informazioni su")
+    assert answer.citations == []
+
+
+def test_comune_named_in_question_restricts_to_its_ambito(fake_assistant: Assistant):
+    answer = fake_assistant.ask("a Ruffano c'è l'assistenza domiciliare per gli anziani?")
+    assert not answer.refused
+    assert {c.source for c in answer.citations} == {"casarano_piano_sociale_2022_2024.txt"}
+    assert "Ruffano" in answer.notice and "Casarano" in answer.notice
+
+
+def test_question_naming_two_places_searches_both(fake_assistant: Assistant):
+    answer = fake_assistant.ask(
+        "Confronta i percorsi per persone con disabilità a Galatina e a Casarano")
+    sources = {h.chunk.source for h in answer.hits}
+    assert {"galatina_pnrr_m5c2.txt", "casarano_piano_sociale_2022_2024.txt"} <= sources
+
+
+def test_explicit_filter_wins(fake_assistant: Assistant):
+    answer = fake_assistant.ask("interventi per le famiglie", filters=Filters(ambito="Galatina"))
+    assert {h.chunk.source for h in answer.hits} == {"galatina_pnrr_m5c2.txt"}
+
+
+def test_follow_up_is_rewritten_with_previous_turn(fake_assistant: Assistant):
+    first = "Quali progetti PNRR ha l'ambito di Galatina per la disabilità?"
+    history = [Turn(first, fake_assistant.ask(first).answer)]
+    answer = fake_assistant.ask("e quanto vale?", history=history)
+    assert "disabilità" in answer.searched_question
+    assert "715.000" in answer.answer
+
+
+def test_follow_up_place_replaces_previous_place(fake_assistant: Assistant):
+    history = [Turn("Che servizi per gli anziani ci sono a Galatina?")]
+    rewritten = rewrite("e a Casarano?", history, fake_assistant.places)
+    assert "Casarano" in rewritten and "Galatina" not in rewritten
+
+
+def test_standalone_question_is_not_rewritten():
+    assert not needs_context("Quali sono le aree strategiche del piano di zona di Casarano?")
+    assert needs_context("e a Casarano?")
+    assert rewrite("Quali servizi offre il PUA?", [Turn("altro")]) == "Quali servizi offre il PUA?"
+
+
+def test_question_limits(fake_assistant: Assistant):
+    with pytest.raises(QuestionError):
+        fake_assistant.ask("   ")
+    with pytest.raises(QuestionError) as info:
+        fake_assistant.ask("anziani " * 500)
+    assert info.value.reason == "too_long"
+
+
+def test_acronym_expansion_is_reported(fake_assistant: Assistant):
+    answer = fake_assistant.ask("Cosa prevede il piano di Casarano per il SAD?")
+    assert any(e.term == "SAD" for e in answer.expansions)
+    assert "Sad" in answer.answer
+
+
+def test_sentence_splitting_keeps_abbreviations():
+    text = "Di cui alla DGR n. 868 del 17/06/2003 per i PUA. Seconda frase con L.R. n. 9/2003."
+    assert sentences(text) == ["Di cui alla DGR n. 868 del 17/06/2003 per i PUA.",
+                               "Seconda frase con L.R. n. 9/2003."]
+
+
+def test_question_analysis():
+    assert "amount" in asked_kinds("Quanto vale il progetto?")
+    assert "phone" in asked_kinds("qual è il numero di telefono del PUA?")
+    assert "amount" not in asked_kinds("Quanto deve durare la supervisione?")
+    assert counted_noun("quante persone ne hanno beneficiato?") == "perso"
+    assert salient_terms("Quanto ha preso Maglie dal PNRR nel 2025?") == ["magl", "pnrr", "2025"]
+    assert salient_terms("mio figlio ha 16 anni") == []
