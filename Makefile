@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup ingest ask eval bench clean
+.PHONY: run test setup system-deps ingest ask eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian packages used by the tests: Chromium for the browser test, Tesseract for OCR.
+# Each script is idempotent and only prints a note where it cannot install.
+system-deps:
+	sh tests/browser/install_chromium.sh || echo "chromium non installato: il test nel browser sarà saltato"
+	bash scripts/install_system_deps.sh
+
 ingest: setup
 	$(BIN)/python -m assistant ingest
 
@@ -25,8 +31,8 @@ run: ingest
 ask: ingest
 	$(BIN)/python -m assistant ask "$(Q)"
 
-test: setup
-	$(BIN)/python -m pytest -q
+test: setup system-deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 eval: setup
 	$(BIN)/python -m evals run
