@@ -72,6 +72,10 @@ class LLMAnswerer:
                 self._prompts = PromptBuilder()
             return self._prompts
 
+    def warm_up(self) -> None:
+        """Import the client libraries and read the prompt now (no request is sent)."""
+        _ = self.backend, self.prompts
+
     # ---- the answerer interface ----------------------------------------------------------
     def answer(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
                searched: str | None = None, **options: Any) -> Answer:

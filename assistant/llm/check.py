@@ -20,9 +20,11 @@ from typing import Any, Iterable
 from ..datafiles import load_yaml
 from ..text import normalize
 
-# [1]  [1, 3]  [1;2]  [1-3]  [1 e 2]
-_MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|;|-|–|\be\b)\s*\d{1,3})*)\s*\]")
-_MARKERS_AFTER_STOP = re.compile(r"([.!?…])((?:\s*\[\s*\d[^\]\n]{0,20}\])+)")
+# [1]  [1, 3]  [1;2]  [1-3]  [1 e 2]  [passaggio 2]  [fonte 1]
+_MARKER = re.compile(r"\[\s*(?:(?:passaggi?o?|fonti?e?|doc(?:umento)?)\s*)?"
+                     r"(\d{1,3}(?:\s*(?:,|;|-|–|\be\b)\s*\d{1,3})*)\s*\]", re.IGNORECASE)
+_MARKERS_AFTER_STOP = re.compile(r"([.!?…])((?:\s*\[\s*[a-z ]{0,10}\d[^\]\n]{0,20}\])+)",
+                                 re.IGNORECASE)
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[«\"“(]?[A-ZÀ-Ý])")
 _LIST_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•–])\s+")
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
@@ -178,7 +180,8 @@ def _markers(text: str) -> list[int]:
 class ClaimVerdict:
     claim: Claim
     keep: bool
-    reason: str = ""  # "" | "no_citation" | "bad_citation" | "invented_number" | "lead_in" | "absence"
+    # "" | "no_citation" | "bad_citation" | "invented_number" | "lead_in" | "absence"
+    reason: str = ""
     number: str = ""  # the number not found, for "invented_number"
 
 

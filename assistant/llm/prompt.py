@@ -68,10 +68,11 @@ class PromptBuilder:
             raise ValueError("a prompt needs at least one passage, got no hits")
         passages = "\n\n".join(self.passage(i, hit) for i, hit in enumerate(hits, start=1))
         glossary = ""
-        if expansions:
+        acronyms = [e for e in expansions if e.is_acronym and e.meaning]
+        if acronyms:  # the other expansions are search aids, not definitions
             items = "; ".join(self.data["glossary_item"].format(term=_attribute(e.term),
                                                                 meaning=_attribute(e.meaning))
-                              for e in expansions)
+                              for e in acronyms)
             glossary = self.data["glossary"].format(items=items)
         context = ""
         if searched and " ".join(searched.split()) != " ".join(question.split()):
