@@ -360,35 +360,45 @@ class ExtractiveAnswerer:
             else:
                 used.add(sentence)
                 cit.highlights.append(sentence)
-                lines.append(f"{sentence} [{cit.id}]")
+                label = len(sentence.split()) < 8 and hit.chunk.section \
+                    and normalize(hit.chunk.section) not in normalize(sentence)
+                text = f"{hit.chunk.section.rstrip(':.')}: {sentence}" if label else sentence
+                lines.append(f"{text} [{cit.id}]")
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
 
     def select(self, question: str, hits: list[Hit],
                expansions: list[Expansion]) -> list[tuple[Hit, str]]:
-        qterms = key_terms(question)
+        """Sentences that answer: they share the question's words (rare ones count more,
+        generic ones less), hold what it asks for (an amount, a date...), and come from the
+        better-ranked passages. Long sentences do not win by length alone."""
+        generic = _config()["generic"]
+        qterms = list(dict.fromkeys(terms(question)))
+        weights = {t: self.scorer.weight(t) * (0.3 if t in generic else 1.0) for t in qterms}
         synonyms = _synonyms(qterms, expansions)
         extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
         kinds = asked_kinds(question)
         patterns = [_config()["kinds"][k][1] for k in kinds]
+        base = 0.5 * max(weights.values(), default=1.0)
         scored: list[tuple[float, int, int, Hit, str]] = []
         for rank, hit in enumerate(hits):
             section_terms = set(terms(hit.chunk.section or ""))
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
                 if len(sentence) < 12 and not any(ch.isdigit() for ch in sentence):
-                    continue  # a lone label ("PNRR, FNPS") says nothing by itself
+                    continue  # a lone label says nothing by itself
                 have = set(terms(sentence))
-                direct = sum(self.scorer.weight(t) for t in qterms if t in have)
-                via_section = sum(0.5 * self.scorer.weight(t) for t in qterms
+                direct = sum(w for t, w in weights.items() if t in have)
+                via_section = sum(0.5 * w for t, w in weights.items()
                                   if t not in have and t in section_terms)
-                synonym = 0.6 * sum(self.scorer.weight(t) for t in qterms
-                                    if t not in have and synonyms.holds(t, have))
+                synonym = sum(0.6 * w for t, w in weights.items()
+                              if t not in have and synonyms.holds(t, have))
                 loose = 0.3 * len(extra & have)
                 score = direct + via_section + synonym + loose
+                if patterns and any(p.search(sentence) for p in patterns):
+                    score = (score + base) * 1.6
                 if score <= 0:
                     continue
-                if patterns and any(p.search(sentence) for p in patterns):
-                    score *= 1.6
+                score /= 1.0 + len(have) / 40.0
                 score *= 1.0 / (1.0 + 0.15 * rank)
                 scored.append((score, rank, pos, hit, sentence))
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
