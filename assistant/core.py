@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from .answering import Answer, EvidenceScorer, ExtractiveAnswerer
 from .config import Settings
@@ -65,6 +66,9 @@ class Assistant:
         """Load the embedding model and the search indexes now rather than on first use."""
         self.embedder.warm_up()
         self.refresh()
+        warm = getattr(self.answerer, "warm_up", None)
+        if warm is not None:
+            warm()
 
     # ---- ingestion -----------------------------------------------------------------------
     def ingest(self, corpus_dir: Path | None = None,
@@ -75,17 +79,23 @@ class Assistant:
             return report
 
     def manifest(self) -> Manifest:
+        """The manifest file, or for a Chroma server the manifest shared in the server."""
+        if self.settings.store == "http":
+            return self.store.manifest(Path(self.settings.index_dir) / MANIFEST_NAME)
         return Manifest(Path(self.settings.index_dir) / MANIFEST_NAME)
 
     def refresh(self, force: bool = False) -> None:
         """Bring the lexical index, places and acronyms in line with the store."""
         with self._lock:
-            manifest = self.manifest()
-            if self.settings.store == "persistent" and not manifest.path.exists() \
-                    and not (Path(self.settings.index_dir) / "chroma").exists():
-                raise IndexMissingError(str(self.settings.index_dir),
-                                        index=str(self.settings.index_dir))
-            version = f"{manifest.version()}:{self.store.count()}"
+            if self.settings.store == "http":  # shared by every process (docs/scale-out.md)
+                version = f"{self.store.get_state().get('version')}:{self.store.count()}"
+            else:
+                manifest = self.manifest()
+                if not manifest.path.exists() \
+                        and not (Path(self.settings.index_dir) / "chroma").exists():
+                    raise IndexMissingError(str(self.settings.index_dir),
+                                            index=str(self.settings.index_dir))
+                version = f"{manifest.version()}:{self.store.count()}"
             if not force and version == self._state_version:
                 return
             if force or not self._bm25.load() or self._bm25.version != version:
@@ -155,24 +165,55 @@ class Assistant:
 
     def ask(self, question: str, history: list[Turn] | None = None,
             filters: Filters | None = None) -> Answer:
+        """Answer one question (with the conversation so far), citing the passages used."""
+        prepared = self._prepare(question, history, filters)
+        answer = self.answerer.answer(prepared.question, prepared.hits, prepared.expansions,
+                                      prepared.searched, ignore_terms=prepared.ignore)
+        return self._finish(answer, prepared)
+
+    def ask_stream(self, question: str, history: list[Turn] | None = None,
+                   filters: Filters | None = None) -> Iterator[tuple[str, Any]]:
+        """``("delta", text)`` events as the answer is written, then ``("final", Answer)``.
+
+        The extractive answerer has no partial output: its answer comes sentence by
+        sentence from the final one. Show the final answer in place of the deltas.
+        """
+        prepared = self._prepare(question, history, filters)
+        stream = getattr(self.answerer, "answer_stream", None)
+        if stream is None:
+            answer = self._finish(self.answerer.answer(
+                prepared.question, prepared.hits, prepared.expansions, prepared.searched,
+                ignore_terms=prepared.ignore), prepared)
+            for line in answer.answer.splitlines(keepends=True):
+                yield ("delta", line)
+            yield ("final", answer)
+            return
+        for kind, value in stream(prepared.question, prepared.hits, prepared.expansions,
+                                  prepared.searched, ignore_terms=prepared.ignore):
+            yield (kind, self._finish(value, prepared) if kind == "final" else value)
+
+    def _prepare(self, question: str, history: list[Turn] | None,
+                 filters: Filters | None) -> "_Prepared":
         question = self.check_question(question)
         self.refresh()
-        filters = filters or Filters()
         searched = rewrite(question, history or [], self.places)
-        scopes, place = self.resolve_places(searched, filters)
+        scopes, place = self.resolve_places(searched, filters or Filters())
         expansions = self.expander.expand(searched)
         extra = QueryExpander.extra_terms(expansions)
         dense_query = searched
         if expansions:
             dense_query += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
         hits = self._retrieve(dense_query, scopes, extra)
-        filters = scopes[0]
         ignore = {stem(w) for w in words(place)} if place else set()
-        answer = self.answerer.answer(question, hits, expansions, searched,
-                                      ignore_terms=ignore)
-        if place and not answer.refused and filters.ambito:
-            if normalize(filters.ambito) != normalize(place):
-                answer.notice = _place_note(place, filters.ambito)
+        return _Prepared(question, searched, scopes[0], place, expansions, hits, ignore)
+
+    @staticmethod
+    def _finish(answer: Answer, prepared: "_Prepared") -> Answer:
+        ambito = prepared.filters.ambito
+        if prepared.place and not answer.refused and ambito \
+                and normalize(ambito) != normalize(prepared.place):
+            note = _place_note(prepared.place, ambito)
+            answer.notice = f"{note} {answer.notice}" if answer.notice else note
         return answer
 
     def _retrieve(self, query: str, scopes: list[Filters], extra: list[str]) -> list[Hit]:
@@ -198,6 +239,17 @@ class Assistant:
 
     def close(self) -> None:
         self._store = None
+
+
+@dataclass
+class _Prepared:
+    question: str
+    searched: str
+    filters: Filters
+    place: str | None
+    expansions: list
+    hits: list[Hit]
+    ignore: set[str]
 
 
 def _place_note(comune: str, ambito: str) -> str:

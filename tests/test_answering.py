@@ -112,3 +112,12 @@ def test_question_analysis():
     assert counted_noun("quante persone ne hanno beneficiato?") == "perso"
     assert salient_terms("Quanto ha preso Maglie dal PNRR nel 2025?") == ["magl", "pnrr", "2025"]
     assert salient_terms("mio figlio ha 16 anni") == []
+
+
+def test_ask_stream_ends_with_the_same_answer(fake_assistant: Assistant):
+    question = "Quanto vale il progetto PNRR per la disabilità a Galatina?"
+    events = list(fake_assistant.ask_stream(question))
+    assert events[-1][0] == "final"
+    final = events[-1][1]
+    assert "".join(v for k, v in events if k == "delta") == final.answer
+    assert final.answer == fake_assistant.ask(question).answer
