@@ -266,6 +266,8 @@ class EvidenceScorer:
         return missing
 
 
+_DEFINITION = re.compile(r"\bcos['e ]|\bcosa (?:significa|vuol dire|sono|e)\b|\bsta per\b|"
+                         r"\bsignifica\b|\bvuol dire\b|\bche cos|\bdefinizion")
 _NUMBER = (r"\b(?:\d+|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|venti|cento|mille)"
            r"(?:h\b)?")
 _COUNT = re.compile(r"\bquant[ie]\s+(?:\w+\s+)?([a-z]{3,})")
@@ -380,6 +382,11 @@ class ExtractiveAnswerer:
         kinds = asked_kinds(question)
         patterns = [_config()["kinds"][k][1] for k in kinds]
         base = 0.5 * max(weights.values(), default=1.0)
+        acronym_terms: set[str] = set()
+        if _DEFINITION.search(normalize(question)):
+            for exp in expansions:
+                if exp.is_acronym:
+                    acronym_terms |= set(terms(exp.term))
         scored: list[tuple[float, int, int, Hit, str]] = []
         for rank, hit in enumerate(hits):
             section_terms = set(terms(hit.chunk.section or ""))
@@ -393,7 +400,11 @@ class ExtractiveAnswerer:
                 synonym = sum(0.6 * w for t, w in weights.items()
                               if t not in have and synonyms.holds(t, have))
                 loose = 0.3 * len(extra & have)
-                score = direct + via_section + synonym + loose
+                # a sentence that spells out an acronym of the question ("Reddito di
+                # cittadinanza" for RdC) answers "cos'è" questions
+                spelled = sum(weights.get(t, 0.0) for t in acronym_terms
+                              if any(p <= have for p in synonyms.get(t, ())))
+                score = direct + via_section + synonym + loose + spelled
                 if patterns and any(p.search(sentence) for p in patterns):
                     score = (score + base) * 1.6
                 if score <= 0:
@@ -405,16 +416,15 @@ class ExtractiveAnswerer:
         if not scored:
             return []
         top = scored[0][0]
+        chosen = [x for x in scored if x[0] >= top * 0.35][:self.max_sentences]
+        chosen.sort(key=lambda x: (-x[0], x[1], x[2]))
         picked: list[tuple[Hit, str]] = []
         seen: set[str] = set()
-        for score, _rank, _pos, hit, sentence in scored:
-            if score < top * 0.35 or len(picked) >= self.max_sentences:
-                break
+        for _score, _rank, _pos, hit, sentence in chosen:
             key = normalize(sentence)
-            if key in seen:
-                continue
-            seen.add(key)
-            picked.append((hit, sentence))
+            if key not in seen:
+                seen.add(key)
+                picked.append((hit, sentence))
         return picked
 
     def refusal(self, question: str, searched: str, expansions: list[Expansion],
