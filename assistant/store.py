@@ -7,6 +7,7 @@ download a model) is never used, also when an existing collection is reopened.
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -19,6 +20,8 @@ from .embedding import ChromaEmbeddingFunction, Embedder
 from .errors import ConfigError, IndexMissingError
 
 CHROMA_SUBDIR = "chroma"
+STATE_PREFIX = "state_"  # keys of the shared state in the collection's metadata
+MANIFEST_SUFFIX = "-manifest"  # side collection holding the manifest on a Chroma server
 _META_KEYS = ("source", "title", "page", "section", "doc_type", "ambito", "comuni", "region",
               "province", "year", "ordinal", "url")
 
@@ -51,21 +54,73 @@ class StoredChunk:
 
 
 def make_client(settings: Settings, create: bool = True) -> Any:
+    """The Chroma client the settings ask for: an embedded ``PersistentClient`` under
+    ``index_dir/chroma``, or an ``HttpClient`` to a Chroma server (``store = "http"``).
+
+    For a server, ``chroma_host`` may carry a scheme (``https://chroma.example``) to use TLS;
+    ``chroma_token`` is sent as ``Authorization: Bearer <token>`` by Chroma's own
+    ``TokenAuthClientProvider`` (Chroma 1.x servers check it behind a proxy). The server is
+    contacted once here, so a wrong address fails at start with a clear message.
+    """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if settings.store == "http":
-        headers = {}
-        if settings.chroma_token:
-            headers["Authorization"] = f"Bearer {settings.chroma_token}"
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
-                                   headers=headers, settings=chroma_settings)
+        return _http_client(settings)
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     path = Path(settings.index_dir) / CHROMA_SUBDIR
     if not create and not path.exists():
         raise IndexMissingError(str(settings.index_dir), index=str(settings.index_dir))
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def http_address(host: str, port: int) -> tuple[str, int, bool]:
+    """(host, port, ssl) from ``chroma_host`` (``name``, ``http://name`` or
+    ``https://name[:port]``) and ``chroma_port``."""
+    from urllib.parse import urlsplit
+
+    raw = (host or "").strip()
+    if not raw:
+        raise ConfigError("chroma_host is empty", setting="chroma_host")
+    if "://" not in raw:
+        raw = "http://" + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"chroma_host must be a host name or http(s)://host, got {host!r}",
+                          setting="chroma_host")
+    if not 0 < int(port) < 65536:
+        raise ConfigError(f"chroma_port must be between 1 and 65535, got {port!r}",
+                          setting="chroma_port")
+    return parts.hostname, int(parts.port or port), parts.scheme == "https"
+
+
+_TOKEN_CHARS = frozenset(string.digits + string.ascii_letters + string.punctuation)
+
+
+def _http_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    host, port, ssl = http_address(settings.chroma_host, settings.chroma_port)
+    auth: dict[str, Any] = {}
+    if settings.chroma_token:
+        token = str(settings.chroma_token)
+        if not all(c in _TOKEN_CHARS for c in token):
+            raise ConfigError("chroma_token must hold only ASCII letters, digits and "
+                              "punctuation", setting="chroma_token")
+        auth = {"chroma_client_auth_provider":
+                "chromadb.auth.token_authn.TokenAuthClientProvider",
+                "chroma_client_auth_credentials": settings.chroma_token}
+    try:
+        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=ChromaSettings(
+            anonymized_telemetry=False, **auth))
+        client.heartbeat()
+    except Exception as exc:  # connection refused, DNS, TLS, 401/403 from a proxy
+        scheme = "https" if ssl else "http"
+        raise ConfigError(f"cannot reach the Chroma server at {scheme}://{host}:{port}: "
+                          f"{exc}", setting="chroma_host") from exc
+    return client
 
 
 class ChunkStore:
@@ -103,6 +158,8 @@ class ChunkStore:
         self.vector_store.delete(ref_doc_id=source)
 
     def reset(self) -> None:
+        if self.settings.store == "http":
+            self._drop_manifest_collection()
         self.client.delete_collection(self.settings.collection)
         self.collection = self.client.get_or_create_collection(
             self.settings.collection, embedding_function=self._ef,
@@ -110,6 +167,59 @@ class ChunkStore:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+
+    # ---- shared state (several processes, several machines) ------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """The index state every process shares, read fresh from the collection's metadata:
+        ``version`` (changes whenever any document changes), ``signature`` (embedder and
+        chunker), ``updated`` (epoch seconds). Empty for an index written before this."""
+        meta = self.client.get_collection(self.settings.collection,
+                                          embedding_function=self._ef).metadata or {}
+        return {k[len(STATE_PREFIX):]: v for k, v in meta.items()
+                if k.startswith(STATE_PREFIX)}
+
+    def set_state(self, **values: str | int | float | bool | None) -> dict[str, Any]:
+        """Merge ``values`` into the shared state (``None`` removes a key) and return it.
+
+        One writer at a time (the ingesting process); readers only call :meth:`get_state`.
+        Chroma's ``modify`` replaces the whole metadata, so the other keys are carried over.
+        """
+        import time
+
+        for key, value in values.items():
+            if not key.isidentifier() or not (value is None or isinstance(
+                    value, (str, int, float, bool))):
+                raise ValueError(f"state values must be str, int, float or bool, got "
+                                 f"{key}={value!r}")
+        current = self.client.get_collection(self.settings.collection,
+                                             embedding_function=self._ef)
+        meta = {k: v for k, v in (current.metadata or {}).items() if not k.startswith("hnsw:")}
+        for key, value in {**values, "updated": time.time()}.items():
+            if value is None:
+                meta.pop(STATE_PREFIX + key, None)
+            else:
+                meta[STATE_PREFIX + key] = value
+        current.modify(metadata=meta)
+        self.collection = current
+        return {k[len(STATE_PREFIX):]: v for k, v in meta.items() if k.startswith(STATE_PREFIX)}
+
+    def manifest(self, path: Path) -> "Manifest":
+        """The manifest of this index: the JSON file ``path`` for the embedded store; for a
+        Chroma server a :class:`StoreManifest` kept in the server, shared by every process."""
+        if self.settings.store == "http":
+            return StoreManifest(self)
+        return Manifest(path)
+
+    def _manifest_collection(self) -> Any:
+        return self.client.get_or_create_collection(
+            self.settings.collection + MANIFEST_SUFFIX, embedding_function=None,
+            metadata={"purpose": "manifest of " + self.settings.collection})
+
+    def _drop_manifest_collection(self) -> None:
+        try:
+            self.client.delete_collection(self.settings.collection + MANIFEST_SUFFIX)
+        except Exception:  # noqa: BLE001 - there was none
+            pass
 
     # ---- reading -------------------------------------------------------------------------
     def count(self) -> int:
@@ -146,11 +256,12 @@ class ChunkStore:
 
     def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[StoredChunk]:
         """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
-        n = self.count()
-        if n == 0:
+        if k < 1:
             return []
+        # Chroma returns fewer than n_results when the collection is smaller (or empty), so
+        # no count() first: that saved call is a round trip to a Chroma server
         res = self.collection.query(query_embeddings=[np.asarray(vector).tolist()],
-                                    n_results=min(k, n), where=where or None,
+                                    n_results=k, where=where or None,
                                     include=["metadatas", "documents", "distances"])
         return [StoredChunk(cid, text or "", _clean_meta(meta), 1.0 - float(dist))
                 for cid, text, meta, dist in zip(res["ids"][0], res["documents"][0],
@@ -201,3 +312,49 @@ class Manifest:
         blob = json.dumps([self.signature, sorted((k, v.get("hash")) for k, v in
                                                   self.files.items())])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class StoreManifest(Manifest):
+    """The manifest kept in the Chroma server, for several processes on several machines.
+
+    One record per indexed file in the side collection ``<collection>-manifest`` (id = the
+    file's source path, document = its JSON entry), so saving after each file sends only
+    what changed; the signature and the manifest's version go to the main collection's
+    metadata (:meth:`ChunkStore.set_state`), where readers poll them cheaply.
+    """
+
+    def __init__(self, store: ChunkStore) -> None:
+        self.store = store
+        self.path = Path(f"chroma://{store.settings.collection}{MANIFEST_SUFFIX}")
+        state = store.get_state()
+        self.signature = state.get("signature")
+        self.files = {}
+        side = store._manifest_collection()
+        offset = 0
+        while True:
+            got = side.get(include=["documents"], limit=1000, offset=offset)
+            if not got["ids"]:
+                break
+            for source, doc in zip(got["ids"], got["documents"] or []):
+                try:
+                    self.files[source] = json.loads(doc or "{}")
+                except ValueError:
+                    continue
+            offset += len(got["ids"])
+        self._saved = {k: json.dumps(v, sort_keys=True, ensure_ascii=False)
+                       for k, v in self.files.items()}
+
+    def save(self) -> None:
+        side = self.store._manifest_collection()
+        now = {k: json.dumps(v, sort_keys=True, ensure_ascii=False)
+               for k, v in self.files.items()}
+        gone = [k for k in self._saved if k not in now]
+        changed = [k for k, v in now.items() if self._saved.get(k) != v]
+        if gone:
+            side.delete(ids=gone)
+        if changed:
+            side.upsert(ids=changed, documents=[now[k] for k in changed],
+                        embeddings=[[0.0] for _ in changed])
+        self._saved = now
+        self.store.set_state(signature=self.signature, version=self.version(),
+                             files=len(self.files))

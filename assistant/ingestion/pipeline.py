@@ -124,7 +124,7 @@ class Ingestor:
         if ocr is _DEFAULT:
             ocr = default_ocr(bool(getattr(settings, "ocr", True)))
         self.ocr: OCR | None = ocr  # type: ignore[assignment]
-        self.manifest = Manifest(Path(settings.index_dir) / MANIFEST_NAME)
+        self.manifest = store.manifest(Path(settings.index_dir) / MANIFEST_NAME)
 
     @property
     def signature(self) -> str:
