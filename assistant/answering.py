@@ -170,10 +170,15 @@ class Evidence:
     missing_salient: list[str] = field(default_factory=list)
     missing_kinds: list[str] = field(default_factory=list)
     topic_terms: list[str] = field(default_factory=list)
+    asked_kinds: list[str] = field(default_factory=list)
 
     @property
     def vetoed(self) -> bool:
-        return bool(self.missing_salient or self.missing_kinds)
+        """A name the passages lack, or nothing of what the question asks for (a question
+        asking an amount *and* a count is answered in part when one of them is there)."""
+        all_missing = bool(self.missing_kinds) and \
+            len(self.missing_kinds) >= len(self.asked_kinds)
+        return bool(self.missing_salient) or all_missing
 
 
 class EvidenceScorer:
@@ -214,11 +219,13 @@ class EvidenceScorer:
         union = set().union(*passages)
         missing = [t for t in salient_terms(question)
                    if t not in ignore and not synonyms.holds(t, union)]
-        missing_kinds = self._missing_kinds(question, hits, topic, synonyms)
+        missing_kinds, required = self._missing_kinds(question, hits, topic, synonyms)
+        # everyday words the documents never use, translated by an expansion that a passage
+        # holds whole ("straniero" -> "sportello immigrati")
+        translated = 0.6 if any(synonyms.any_phrase(p) for p in passages) else 0.0
         if not topic:
-            # only everyday words: supported when a passage has one expansion phrase whole
-            score = 1.0 if any(synonyms.any_phrase(p) for p in passages) else 0.0
-            return Evidence(score, missing, missing_kinds, topic)
+            return Evidence(1.0 if translated else 0.0, missing, missing_kinds, topic,
+                            required)
         total = sum(self.weight(t) for t in topic)
 
         def coverage(have: set[str]) -> float:
@@ -226,21 +233,23 @@ class EvidenceScorer:
 
         best = max(coverage(p) for p in passages)
         together = 0.8 * coverage(union)
-        return Evidence(max(best, together), missing, missing_kinds, topic)
+        return Evidence(max(best, together, translated), missing, missing_kinds, topic,
+                        required)
 
     def score(self, question: str, hits: list[Hit], expansions: list[Expansion]) -> float:
         evidence = self.evaluate(question, hits, expansions)
         return 0.0 if evidence.vetoed else evidence.score
 
     def _missing_kinds(self, question: str, hits: list[Hit], topic: list[str],
-                       synonyms: dict[str, set[str]]) -> list[str]:
+                       synonyms: "_Synonyms") -> tuple[list[str], list[str]]:
+        """The kinds of fact asked for that no topical sentence holds, and those asked."""
         kinds = _config()["kinds"]
         required = [k for k in asked_kinds(question) if kinds[k][2]]
         counted = counted_noun(question)
         if counted:
             required.append("count")
         if not required:
-            return []
+            return [], []
         topical = [t for t in topic if t != counted]
         missing = []
         for kind in required:
@@ -263,7 +272,7 @@ class EvidenceScorer:
                     break
             if not found:
                 missing.append(kind)
-        return missing
+        return missing, required
 
 
 _DEFINITION = re.compile(r"\bcos['e ]|\bcosa (?:significa|vuol dire|sono|e)\b|\bsta per\b|"
