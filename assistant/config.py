@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,11 @@ class Settings:
     top_k: int = 5
     candidates: int = 20
     rrf_k: int = 60
+    dense_weight: float = 0.5  # weight of the dense ranking in the fusion (BM25 has 1)
+
+    # query expansion (glossary acronyms, everyday phrasing)
+    expand_acronyms: bool = True
+    expand_everyday: bool = True
 
     # answering
     answerer: str = "extractive"

@@ -118,12 +118,16 @@ class Assistant:
             for acro, phrase in acronyms_defined_in(chunk.text).items():
                 defined.setdefault(acro, phrase)
         self.corpus_acronyms = defined
-        self.expander = QueryExpander(corpus_acronyms=defined)
+        self.expander = QueryExpander(
+            corpus_acronyms=defined if self.settings.expand_acronyms else None,
+            use_glossary=self.settings.expand_acronyms,
+            use_everyday=self.settings.expand_everyday)
 
     @property
     def retriever(self) -> Retriever:
         return Retriever(self.store, self.embedder, self._bm25, self.settings.retriever,
-                         self.settings.candidates, self.settings.rrf_k)
+                         self.settings.candidates, self.settings.rrf_k,
+                         self.settings.dense_weight)
 
     # ---- questions -----------------------------------------------------------------------
     def check_question(self, question: str) -> str:

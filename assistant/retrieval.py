@@ -151,7 +151,8 @@ class Retriever:
     """Top chunks for a question: ``dense``, ``bm25`` or ``hybrid`` (reciprocal-rank fusion)."""
 
     def __init__(self, store: ChunkStore, embedder: Embedder, bm25: BM25Index,
-                 mode: str = "hybrid", candidates: int = 20, rrf_k: int = 60) -> None:
+                 mode: str = "hybrid", candidates: int = 20, rrf_k: int = 60,
+                 dense_weight: float = 1.0) -> None:
         if mode not in ("dense", "bm25", "hybrid"):
             raise ValueError(f"mode must be dense, bm25 or hybrid, got {mode!r}")
         if candidates < 1:
@@ -162,6 +163,7 @@ class Retriever:
         self.mode = mode
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
 
     def retrieve(self, question: str, k: int, filters: Filters | None = None,
                  extra_terms: list[str] | None = None) -> list[Hit]:
@@ -177,9 +179,9 @@ class Retriever:
         scores: dict[str, float] = {}
         dense_rank = {c.id: r for r, c in enumerate(dense)}
         bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical)}
-        for rank_map in (dense_rank, bm25_rank):
+        for rank_map, weight in ((dense_rank, self.dense_weight), (bm25_rank, 1.0)):
             for cid, rank in rank_map.items():
-                scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+                scores[cid] = scores.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
         order = sorted(scores, key=lambda cid: -scores[cid])[:k]
         known = {c.id: c for c in dense}
         missing = [cid for cid in order if cid not in known]
