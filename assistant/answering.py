@@ -66,7 +66,8 @@ def _config() -> dict[str, Any]:
                        re.compile(spec["pattern"]), bool(spec.get("required")),
                        re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None)
     generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
-    return {"kinds": kinds, "generic": generic}
+    hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
+    return {"kinds": kinds, "generic": generic, "hostile": hostile}
 
 
 def asked_kinds(question: str) -> list[str]:
@@ -391,6 +392,7 @@ class ExtractiveAnswerer:
         kinds = asked_kinds(question)
         patterns = [_config()["kinds"][k][1] for k in kinds]
         base = 0.5 * max(weights.values(), default=1.0)
+        hostile = _config()["hostile"]
         acronym_terms: set[str] = set()
         if _DEFINITION.search(normalize(question)):
             for exp in expansions:
@@ -402,6 +404,8 @@ class ExtractiveAnswerer:
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
                 if len(sentence) < 12 and not any(ch.isdigit() for ch in sentence):
                     continue  # a lone label says nothing by itself
+                if hostile.search(normalize(sentence)):
+                    continue  # instructions planted in a document are not answers
                 have = set(terms(sentence))
                 direct = sum(w for t, w in weights.items() if t in have)
                 via_section = sum(0.5 * w for t, w in weights.items()

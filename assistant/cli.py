@@ -109,8 +109,11 @@ def _ingest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if report.skipped:
         print(messages.text("ingest_skipped"), file=out)
         for item in report.skipped:
-            print(f"  - {item.source}: {messages.skip_reason(item.reason, item.detail, limit_mb=assistant.settings.max_file_mb)}",
-                  file=out)
+            facts = {"limit_mb": assistant.settings.max_file_mb, **item.facts}
+            line = f"  - {item.source}: {messages.skip_reason(item.reason, item.detail, **facts)}"
+            if item.kept:
+                line += f" ({messages.text('skip_kept')})"
+            print(line, file=out)
     return 0
 
 

@@ -159,10 +159,6 @@ def test_clean_text_keeps_every_word_of_non_boilerplate_text(text):
 
 
 # ---- found by fuzzing: headings that close a page are lost (chunking.py) -------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "Chunker.chunk carries `section = blocks[-1].section` to the next page, so a heading "
-    "after the last paragraph of a page (common at the bottom of PDF pages) is dropped: "
-    "the next page's chunks get the previous section"))
 @pytest.mark.parametrize("reflow", [False, True])
 def test_heading_at_the_bottom_of_a_page_titles_the_next_page(reflow):
     chunks = CHUNKERS[180].chunk("a.pdf", [
@@ -173,10 +169,6 @@ def test_heading_at_the_bottom_of_a_page_titles_the_next_page(reflow):
                                                      (2, "Servizi per anziani")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a page (or document) holding only a heading yields no block, so split_blocks' section "
-    "is never carried on and the heading's words reach no chunk (minimal case found by "
-    "hypothesis: texts=['## aaa'])"))
 def test_a_heading_only_page_titles_the_next_page():
     chunks = CHUNKERS[180].chunk("a.pdf", [
         Page("## Premessa", 1),
@@ -184,11 +176,6 @@ def test_a_heading_only_page_titles_the_next_page():
     assert [(c.page, c.section) for c in chunks] == [(2, "Premessa")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "split_blocks drops a paragraph already seen on the page even under another heading "
-    "(meant for repeated titles), so the heading between the two copies reaches no chunk "
-    "and the second section loses its text (found by hypothesis: "
-    "'- 0 aaa;\\n\\nAAAA\\n\\n- 0 aaa;')"))
 def test_the_same_line_under_two_headings_is_kept_under_both():
     text = ("## Assistenza domiciliare\n\nDestinatari: anziani e persone con disabilità.\n\n"
             "## Centro diurno\n\nDestinatari: anziani e persone con disabilità.\n")
@@ -196,10 +183,6 @@ def test_the_same_line_under_two_headings_is_kept_under_both():
     assert {c.section for c in chunks} == {"Assistenza domiciliare", "Centro diurno"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "split_blocks keeps only the nearest heading: a heading followed directly by another "
-    "(a part title and its first subtitle) reaches no chunk, its words are not indexed "
-    "(found by hypothesis: 'AAAA\\n\\nAAA\\n\\nAaa aaa.')"))
 def test_a_title_followed_by_a_subtitle_is_not_lost():
     text = ("PARTE PRIMA: AREA ANZIANI\n\n## Assistenza domiciliare\n\n"
             "Il servizio è rivolto agli anziani non autosufficienti.\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -55,20 +56,23 @@ class QueryCache:
             raise ValueError(f"cache size must be >= 0, got {size!r}")
         self.size = size
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> np.ndarray | None:
-        vector = self._items.get(key)
-        if vector is not None:
-            self._items.move_to_end(key)
-        return vector
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is not None:
+                self._items.move_to_end(key)
+            return vector
 
     def put(self, key: str, vector: np.ndarray) -> None:
         if self.size == 0:
             return
-        self._items[key] = vector
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = vector
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class CachedQueryMixin:

@@ -80,7 +80,7 @@ class Catalog:
                 doc_type=str(raw.pop("type", None) or raw.pop("doc_type", None)
                              or "documento"),
                 comuni=tuple(str(c) for c in comuni),
-                year=int(year) if year else None,
+                year=_year(year, path, name),
                 **known,
             )
         return cls(entries)
@@ -95,3 +95,13 @@ class Catalog:
             if info.ambito:
                 out.setdefault(info.ambito, set()).update(info.comuni)
         return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
+
+
+def _year(value: object, path: Path, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value).strip()[:4])
+    except ValueError as exc:
+        raise ConfigError(f"{path}: year of {name!r} must be a number, got {value!r}",
+                          setting="catalog") from exc

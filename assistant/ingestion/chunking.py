@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from .cleaning import Block, clean_text, split_blocks
+from .cleaning import Block, clean_text, split_page
 from .readers import Page
 
 _PIECES = re.compile(r"\w{1,6}|[^\w\s]")
@@ -71,7 +71,7 @@ class Chunker:
         chunks: list[Chunk] = []
         section: str | None = None
         for page in pages:
-            blocks = split_blocks(clean_text(page.text), section=section, reflow=reflow)
+            blocks, section = split_page(clean_text(page.text), section=section, reflow=reflow)
             for group_section, texts in _group(blocks):
                 for piece in self._splitter.split_text("\n\n".join(texts)):
                     piece = piece.strip()
@@ -80,8 +80,6 @@ class Chunker:
                     ordinal = len(chunks)
                     chunks.append(Chunk(chunk_id(source, ordinal, piece), piece, source,
                                         page.number, group_section, ordinal))
-            if blocks:
-                section = blocks[-1].section
         return chunks
 
 

@@ -122,17 +122,31 @@ def split_blocks(text: str, section: str | None = None, reflow: bool = False) ->
     ``section`` carries the heading over from a previous page; ``reflow`` joins lines that a
     PDF's layout broke.
     """
+    return split_page(text, section, reflow)[0]
+
+
+def split_page(text: str, section: str | None = None,
+               reflow: bool = False) -> tuple[list[Block], str | None]:
+    """Like :func:`split_blocks`, also returning the heading in force at the end of the page
+    (a heading at the bottom of a page, or alone on it, titles what follows)."""
     units = _units(text, reflow)
     blocks: list[Block] = []
-    seen: set[str] = set()
+    seen: set[tuple[str | None, str]] = set()
+    after_heading = False
     for index, unit in enumerate(units):
         nxt = units[index + 1] if index + 1 < len(units) else None
         if looks_like_heading(unit, nxt):
             match = _MD_HEADING.match(unit)
-            section = (match.group(2) if match else unit).strip().rstrip(".")
+            heading = (match.group(2) if match else unit).strip().rstrip(".")
+            # a title directly followed by a subtitle: keep both ("Parte prima › Anziani")
+            section = f"{section} › {heading}" if after_heading and section else heading
+            after_heading = True
             continue
-        if unit in seen:  # a title repeated by the page ("Potrebbe interessarti: ...")
+        after_heading = False
+        title_like = len(unit.split()) <= 15 and unit[-1:] not in ".;:!?"
+        key = (None, unit) if title_like else (section, unit)
+        if key in seen:  # a title repeated by the page ("Potrebbe interessarti: ...")
             continue
-        seen.add(unit)
+        seen.add(key)
         blocks.append(Block(unit, section))
-    return blocks
+    return blocks, section

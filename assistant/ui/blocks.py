@@ -55,7 +55,8 @@ def build_app(assistant: Any, controller: UIController | None = None,
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            label=t("chat.label"), height=600, elem_id="chat",
+                            label=t("chat.label"), show_label=False, height="72vh", min_height=420,
+                            elem_id="chat",
                             placeholder=t("chat.placeholder"), buttons=["copy"],
                             feedback_options=("Like", "Dislike"), autoscroll=True)
                         with gr.Row():
@@ -120,20 +121,23 @@ def build_app(assistant: Any, controller: UIController | None = None,
                     download = gr.DownloadButton(t("search.download"), visible=False, scale=1)
                 search_status = gr.Markdown()
                 table = gr.Dataframe(headers=columns, datatype=["str"] * len(columns),
-                                     interactive=False, wrap=True, elem_id="tabella-interventi")
+                                     interactive=False, wrap=True, elem_id="tabella-interventi",
+                                     column_widths=["32%", "17%", "15%", "12%", "9%", "15%"])
 
             # ---- documents -------------------------------------------------------------
             with gr.Tab(t("tabs.documents"), id="documenti"):
                 limit = f"{assistant.settings.max_file_mb:g}"
                 gr.Markdown(t("documents.intro", limit_mb=limit))
-                docs = gr.Dataframe(headers=doc_columns, interactive=False, wrap=True)
-                with gr.Row(equal_height=False):
-                    files = gr.File(label=t("documents.upload_label"), file_count="multiple",
-                                    file_types=[".pdf", ".txt", ".md", ".html"],
-                                    type="filepath", scale=3)
-                    with gr.Column(scale=1, min_width=200):
-                        upload_go = gr.Button(t("documents.upload_button"), variant="primary")
-                        refresh = gr.Button(t("documents.refresh"))
+                docs = gr.Dataframe(headers=doc_columns, interactive=False, wrap=True,
+                                    elem_id="tabella-documenti",
+                                    column_widths=["42%", "30%", "8%", "8%", "12%"])
+                with gr.Row():
+                    # no file_types: Gradio would refuse other files with an English error,
+                    # while the Uploader explains in Italian why a file is not accepted
+                    upload_go = gr.UploadButton(t("documents.upload_button"),
+                                                file_count="multiple", type="filepath",
+                                                variant="primary", elem_id="carica")
+                    refresh = gr.Button(t("documents.refresh"))
                 upload_out = gr.HTML()
 
         # ---- wiring ----------------------------------------------------------------------
@@ -195,11 +199,11 @@ def build_app(assistant: Any, controller: UIController | None = None,
 
         def on_upload(paths, progress=gr.Progress()):
             summary = ui.upload(paths, _progress_adapter(progress, t("documents.progress")))
-            return [summary, {"headers": doc_columns, "data": ui.document_rows()}, None,
+            return [summary, {"headers": doc_columns, "data": ui.document_rows()},
                     *choices_updates()]
 
-        upload_go.click(on_upload, [files], [upload_out, docs, files, *filter_boxes],
-                        api_visibility="private")
+        upload_go.upload(on_upload, [upload_go], [upload_out, docs, *filter_boxes],
+                         api_visibility="private")
 
         def on_refresh():
             ui.refresh_facets()

@@ -128,7 +128,9 @@ def find_passage(text: str, passage: str, probe: int = 8) -> tuple[int, int] | N
         last = min(len(doc), start + len(needle)) - 1
     else:
         last = end_index + len(tail) - 1
-    return doc[start][0], doc[last][1]
+    end = doc[last][1]
+    trailing = re.match(r"[^\w\s]{1,3}", text[end:])  # the closing ")." of the passage
+    return doc[start][0], end + (trailing.end() if trailing else 0)
 
 
 def _find(keys: list[str], probe: list[str], begin: int) -> int | None:
@@ -203,18 +205,19 @@ class Uploader:
             return texts.text("documents.bad_name")
         suffix = Path(clean).suffix.lower()
         if suffix not in self.suffixes:
-            return messages.skip_reason("unsupported", suffix=suffix or "(nessuna)")
+            suffix = suffix or "(nessuna)"
+            return messages.skip_reason("unsupported", suffix, suffix=suffix)
         try:
             size = path.stat().st_size
         except OSError:
-            return messages.skip_reason("unreadable")
-        if not path.is_file():
-            return messages.skip_reason("unreadable")
+            size = -1
+        if size < 0 or not path.is_file():
+            return messages.skip_reason("unreadable", clean)
         if size > self.max_file_mb * 1024 * 1024:
             return messages.skip_reason("too_large", f"{size / 1048576:.1f} MB",
                                         limit_mb=_number(self.max_file_mb))
         if size == 0:
-            return messages.skip_reason("empty")
+            return messages.skip_reason("empty", clean)
         root = self.corpus_dir.resolve()
         if not (root / clean).resolve().is_relative_to(root):
             return texts.text("documents.bad_name")
@@ -235,7 +238,10 @@ class Uploader:
 def _name_and_path(item: Any) -> tuple[str, Path]:
     if isinstance(item, (tuple, list)) and len(item) == 2:
         return str(item[0]), Path(item[1])
-    path = Path(getattr(item, "name", item))  # str, Path or a tempfile wrapper
+    if isinstance(item, (str, os.PathLike)):
+        path = Path(item)
+    else:  # an object with the file's path as .name (Gradio's older file wrappers)
+        path = Path(getattr(item, "name"))
     return path.name, path
 
 

@@ -92,9 +92,10 @@ def document_url(source: str, page: int | None = None, chunk_id: str | None = No
     return url
 
 
-def link(url: str, label: str, css_class: str = "doc-link") -> str:
+def link(url: str, label: str, css_class: str = "doc-link", title: str | None = None) -> str:
+    hover = f' title="{esc(title)}"' if title else ""
     return (f'<a class="{css_class}" href="{esc(url)}" target="_blank" '
-            f'rel="noopener noreferrer">{esc(label)}</a>')
+            f'rel="noopener noreferrer"{hover}>{esc(label)}</a>')
 
 
 def location(page: int | None, section: str | None, ambito: str | None = None) -> str:
@@ -205,12 +206,10 @@ def searched_html(phrases: Sequence[str]) -> str:
 
 
 def source_html(citation) -> str:
-    """One numbered source: title, where, the supporting sentences marked, the passage."""
+    """One numbered source: title, where, a link to the document, and the passage with the
+    supporting sentences marked (folded, to keep the answer readable)."""
     url = document_url(citation.source, citation.page, citation.chunk_id)
     where = location(citation.page, citation.section, citation.ambito)
-    supporting = "".join(
-        f"<li><mark>{esc(one_line(h, 400))}</mark></li>" for h in citation.highlights) \
-        or f"<li>{esc(one_line(citation.text, 300))}</li>"
     open_label = (texts.text("answer.open_document_page", page=citation.page)
                   if citation.page and citation.source.lower().endswith(".pdf")
                   else texts.text("answer.open_document"))
@@ -218,12 +217,10 @@ def source_html(citation) -> str:
         f'<div class="fonte" data-source="{esc(citation.source)}">'
         f'<div class="fonte-testa"><span class="fonte-num">{int(citation.id)}</span>'
         f'<span class="fonte-titolo">{esc(citation.title)}</span></div>'
-        + (f'<div class="fonte-dove">{esc(where)}</div>' if where else "")
-        + f'<ul class="fonte-frasi">{supporting}</ul>'
+        f'<div class="fonte-dove">{esc(where)}{" · " if where else ""}{link(url, open_label)}</div>'
         f'<details class="fonte-passaggio"><summary>{esc(texts.text("answer.full_passage"))}'
         f'</summary><div class="passaggio">{highlight(citation.text, citation.highlights)}'
         f"</div></details>"
-        f'<div class="fonte-link">{link(url, open_label)}</div>'
         f"</div>")
 
 
@@ -278,7 +275,9 @@ def services_html(notice: str | None, results: Sequence, contact: bool = True) -
             rows = "".join(
                 f'<li><span class="servizio">{esc(item.text)}</span>'
                 + (f' <span class="servizio-area">{esc(item.area)}</span>' if item.area else "")
-                + f' <span class="servizio-fonte">{link(item.url, item.source_label)}</span></li>'
+                + f' <span class="servizio-fonte">'
+                f'{link(item.url, one_line(item.source_label, 70), title=item.source_label)}'
+                f"</span></li>"
                 for item in result.items)
             count = texts.text("services.count", count=len(result.items))
             body = f'<div class="conteggio">{esc(count)}</div><ul class="servizi">{rows}</ul>'

@@ -52,7 +52,7 @@ def create_server(assistant: Any, controller: UIController | None = None,
     app.include_router(document_routes(controller.library))
     # Gradio refuses bigger uploads itself; the interface explains the real limit in Italian
     upload_limit = int(max(assistant.settings.max_file_mb * 4, 10) * 1024 * 1024)
-    gr.mount_gradio_app(app, demo, path="", theme=theme(), css=css(), footer_links=["api"],
+    gr.mount_gradio_app(app, demo, path="", theme=theme(), css=css(), footer_links=[],
                         ssr_mode=False, max_file_size=upload_limit, show_error=True,
                         mcp_server=False)
     return app
@@ -62,4 +62,4 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 7860, log_level: str = 
     """Run the app with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)

@@ -189,11 +189,8 @@ class InterventionSearch:
         rows: list[InterventionRow] = []
         seen: set[str] = set()
         for hit in hits:
-            chunk = hit.chunk
-            lines = sentences(chunk.text)
-            matching = [s for s in lines if wanted & set(terms(s))] or lines[:1]
-            for line in matching:
-                row = self._row(line, chunk)
+            for line in self._lines(hit.chunk, wanted):
+                row = self._row(line, hit.chunk)
                 key = normalize(row.intervento)
                 if key in seen:
                     continue
@@ -202,6 +199,21 @@ class InterventionSearch:
                 if len(rows) >= self.limit:
                     return rows
         return rows
+
+    @staticmethod
+    def _lines(chunk: Any, wanted: set[str]) -> list[str]:
+        """The passage's lines about the keywords: those that name them; all of them when
+        the section does (its lines are that area's interventions); the first one when only
+        the title does; none when the passage was found by meaning alone."""
+        lines = sentences(chunk.text)
+        matching = [s for s in lines if wanted & set(terms(s))]
+        if matching:
+            return matching
+        if wanted & set(terms(chunk.section or "")):
+            return lines[:6]
+        if wanted & set(terms(chunk.title)):
+            return lines[:1]
+        return []
 
     def _row(self, line: str, chunk: Any) -> InterventionRow:
         meta = chunk.metadata
@@ -214,8 +226,8 @@ class InterventionSearch:
         return InterventionRow(
             intervento=_service_line(line),
             area=_area(chunk.section),
-            destinatari=", ".join(self.targets.find(line, passage)),
-            fonte=", ".join(self.funding.find(line, passage)),
+            destinatari=", ".join(self.targets.find(line, chunk.section or "", passage)),
+            fonte=", ".join(self.funding.find(line, chunk.section or "", passage)),
             ambito=str(ambito),
             documento=documento,
             url=render.document_url(chunk.source, chunk.page, chunk.id),
