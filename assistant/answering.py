@@ -372,9 +372,13 @@ class ExtractiveAnswerer:
             else:
                 used.add(sentence)
                 cit.highlights.append(sentence)
-                label = len(sentence.split()) < 8 and hit.chunk.section \
-                    and normalize(hit.chunk.section) not in normalize(sentence)
-                text = f"{hit.chunk.section.rstrip(':.')}: {sentence}" if label else sentence
+                section = hit.chunk.section or ""
+                # a short heading names what the sentence is about ("Pronto intervento
+                # sociale — LEPS: in ogni territorio ..."): say it once per passage
+                label = bool(section) and normalize(section) not in normalize(sentence) and (
+                    len(sentence.split()) < 8
+                    or (len(section.split()) <= 8 and not cit.highlights[:-1]))
+                text = f"{section.rstrip(':.')}: {sentence}" if label else sentence
                 lines.append(f"{text} [{cit.id}]")
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
