@@ -45,3 +45,19 @@ def rewrite(question: str, history: list[Turn], places: dict[str, str] | None = 
     cleaned = re.sub(r"^\s*(e|ed|invece|ma|allora|quindi)\s+", "", question.strip(),
                      flags=re.IGNORECASE)
     return f"{previous.rstrip(' ?')} — {cleaned}"
+
+
+def answer_hint(question: str, history: list[Turn], places: dict | None = None) -> str:
+    """Words of the last answer's first line, to steer the *search* of a follow-up that
+    points at what that answer named ("a chi si rivolge?"); empty when the follow-up moves
+    to another place or stands alone."""
+    if not history or not needs_context(question) or not history[-1].answer:
+        return ""
+    if any(w in (places or {}) for w in words(question)) or _is_refusal(history[-1].answer):
+        return ""
+    first = re.sub(r"\s*\[\d+\]", "", history[-1].answer.strip().splitlines()[0])
+    return " ".join(first.split()[:25])
+
+
+def _is_refusal(answer: str) -> bool:
+    return answer.startswith("Non ho trovato")

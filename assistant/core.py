@@ -9,14 +9,14 @@ from typing import Any, Callable, Iterator
 
 from .answering import Answer, EvidenceScorer, ExtractiveAnswerer
 from .config import Settings
-from .conversation import Turn, rewrite
+from .conversation import Turn, answer_hint, rewrite
 from .embedding import Embedder, make_embedder
 from .errors import IndexMissingError, QuestionError
 from .expansion import QueryExpander, acronyms_defined_in
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
 from .store import ChunkStore, Manifest
-from .text import normalize, stem, words
+from .text import normalize, stem, terms, words
 
 
 class Assistant:
@@ -207,6 +207,10 @@ class Assistant:
         dense_query = searched
         if expansions:
             dense_query += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
+        hint = answer_hint(question, history or [], self.places)
+        if hint:
+            dense_query += " " + hint
+            extra += terms(hint)
         hits = self._retrieve(dense_query, scopes, extra)
         ignore = {stem(w) for w in words(place)} if place else set()
         return _Prepared(question, searched, scopes[0], place, expansions, hits, ignore)
