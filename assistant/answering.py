@@ -124,6 +124,23 @@ def sentences(text: str) -> list[str]:
     return out
 
 
+_PARTS = re.compile(r"\?+|[,;]?\s+e\s+(?=(?:quant[oiae]|qual[ei]?|cosa|come|chi|dove|quando|"
+                    r"perch|con qual|con che|a qual|in cosa|in che|cosa)\b)", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a compound question: split at question marks; a part too short to
+    stand alone ("quanto?") borrows the words of the first part."""
+    pieces = [p.strip(" —-,") for p in _PARTS.split(question) if p and p.strip(" —-,")]
+    if len(pieces) < 2:
+        return [question]
+    head = pieces[0]
+    parts = [head]
+    for piece in pieces[1:]:
+        parts.append(piece if len(key_terms(piece)) >= 2 else f"{head} {piece}")
+    return parts
+
+
 def is_list_item(sentence: str) -> bool:
     """A fragment of a list: a bullet, or a lower-case start ("il consolidamento ...;")."""
     return bool(_ITEM.match(sentence)) or sentence[:1].islower()
@@ -345,7 +362,7 @@ class ExtractiveAnswerer:
         evidence = 0.0 if check.vetoed else check.score
         if evidence < self.min_evidence or not hits:
             return self.refusal(question, searched, expansions, evidence, hits)
-        picked = self.select(searched, hits, expansions)
+        picked = self.select_for_parts(searched, hits, expansions)
         if not picked:
             return self.refusal(question, searched, expansions, evidence, hits)
         citations: list[Citation] = []
@@ -382,6 +399,22 @@ class ExtractiveAnswerer:
                 lines.append(f"{text} [{cit.id}]")
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
+
+    def select_for_parts(self, question: str, hits: list[Hit],
+                         expansions: list[Expansion]) -> list[tuple[Hit, str]]:
+        """A question in several parts ("Perché ...? Quali erano gli obiettivi?") gets the
+        best sentences of each part in turn, so no part goes unanswered."""
+        parts = question_parts(question)
+        if len(parts) < 2:
+            return self.select(question, hits, expansions)
+        lists = [self.select(part, hits, expansions) for part in parts]
+        picked: list[tuple[Hit, str]] = []
+        for rank in range(self.max_sentences):
+            for items in lists:
+                if rank < len(items) and items[rank] not in picked \
+                        and len(picked) < self.max_sentences:
+                    picked.append(items[rank])
+        return picked
 
     def select(self, question: str, hits: list[Hit],
                expansions: list[Expansion]) -> list[tuple[Hit, str]]:
