@@ -27,10 +27,11 @@ def markdown(r: dict) -> str:
              f"{m.get('loadavg_at_end')}.",
              "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v), ""]
     rows = []
-    for key, label in (("ingest_pdf", "one PDF"), ("ingest_corpus", "corpus")):
-        res = r.get(key)
-        if not res:
-            continue
+    keys = [k for k in r if k.startswith(("ingest_pdf", "ingest_corpus"))]
+    for key in keys:
+        res = r[key]
+        label = ("one PDF" if key.startswith("ingest_pdf") else "corpus") + (
+            f" ({res['variant']})" if res.get("variant", "shipped") != "shipped" else "")
         st = res["stage_seconds"]
         base = res["baseline_pypdf"]
         rows.append([label, res["pages"], res["chunks"], res["seconds"], res["pages_per_s"],

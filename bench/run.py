@@ -113,15 +113,16 @@ class Bench:
         shutil.rmtree(folder, ignore_errors=True)
         return folder
 
-    def ingest_step(self, key: str, corpus: Path) -> None:
+    def ingest_step(self, key: str, corpus: Path, variants: tuple = (None,)) -> None:
         pdfs = sorted(str(p) for p in corpus.rglob("*.pdf"))
         base = spawn("pypdf_baseline", {"pdfs": pdfs})
-        res = spawn("ingest", {"corpus_dir": str(corpus), "index_dir": str(
-            self.fresh_index(key)), "embedder": self.opts.embedder})
-        res["corpus"] = json.loads((corpus / ".complete").read_text())
-        res["baseline_pypdf"] = base
-        res["ratio_to_pypdf"] = ratio(res["seconds"], base["seconds"])
-        self.results[key] = res
+        for variant in variants:
+            res = spawn("ingest", {"corpus_dir": str(corpus), "index_dir": str(
+                self.fresh_index(key)), "embedder": self.opts.embedder, "variant": variant})
+            res["corpus"] = json.loads((corpus / ".complete").read_text())
+            res["baseline_pypdf"] = base
+            res["ratio_to_pypdf"] = ratio(res["seconds"], base["seconds"])
+            self.results[key if variant is None else f"{key}+{variant}"] = res
 
     def run(self) -> dict:
         opts = self.opts
@@ -129,7 +130,8 @@ class Bench:
         quick = opts.quick
         if "ingest" in steps:
             print("ingest of one long PDF", file=sys.stderr)
-            self.ingest_step("ingest_pdf", self.one_pdf(40 if quick else 500))
+            self.ingest_step("ingest_pdf", self.one_pdf(40 if quick else 500),
+                             (None, "parallel-use") if opts.embedder == "use" else (None,))
         if "corpus" in steps:
             print("ingest of a corpus", file=sys.stderr)
             self.ingest_step("ingest_corpus", self.corpus(
@@ -152,18 +154,22 @@ class Bench:
                     (folder / ".complete").read_text())
                 stores[n] = folder
         n_q = opts.questions or (40 if quick else 200)
+        variants = (None, "parallel-use") if opts.embedder == "use" else (None,)
         if "query" in steps:
             for n, folder in stores.items():
                 print(f"queries at {n} chunks", file=sys.stderr)
                 args = {"index_dir": str(folder), "embedder": opts.embedder,
                         "seed": opts.seed, "n": n_q}
-                res = spawn("query", args)
-                res["baseline_bm25s"] = base = spawn("bm25_baseline", args)
+                base = spawn("bm25_baseline", args)
                 bq = base["query"]
-                res["ratio_to_bm25s"] = {
-                    f"{what}_{p}": ratio(res[what].get(f"{p}_ms"), bq.get(f"{p}_ms"))
-                    for what in ("retrieval", "answer") for p in ("p50", "p95", "p99")}
-                self.results.setdefault("query", {})[str(n)] = res
+                for variant in variants:
+                    res = spawn("query", {**args, "variant": variant})
+                    res["baseline_bm25s"] = base
+                    res["ratio_to_bm25s"] = {
+                        f"{what}_{p}": ratio(res[what].get(f"{p}_ms"), bq.get(f"{p}_ms"))
+                        for what in ("retrieval", "answer") for p in ("p50", "p95", "p99")}
+                    key = str(n) if variant is None else f"{n}+{variant}"
+                    self.results.setdefault("query", {})[key] = res
         if "startup" in steps:
             for n, folder in stores.items():
                 print(f"start to first answer at {n} chunks", file=sys.stderr)
@@ -175,11 +181,14 @@ class Bench:
         if "concurrency" in steps:
             n = max(k for k in stores if k <= 10000) if any(k <= 10000 for k in stores) \
                 else min(stores)
-            for size in sorted({n, max(stores)}):
+            runs = [(size, None) for size in sorted({n, max(stores)})]
+            runs += [(max(stores), v) for v in variants if v]
+            for size, variant in runs:
                 print(f"concurrent users at {size} chunks", file=sys.stderr)
-                self.results.setdefault("concurrency", {})[str(size)] = spawn("concurrency", {
+                key = str(size) if variant is None else f"{size}+{variant}"
+                self.results.setdefault("concurrency", {})[key] = spawn("concurrency", {
                     "index_dir": str(stores[size]), "embedder": opts.embedder,
-                    "seed": opts.seed, "users": [1, 4, 8, 20],
+                    "seed": opts.seed, "users": [1, 4, 8, 20], "variant": variant,
                     "seconds": 8.0 if quick else opts.concurrency_seconds})
         self.results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
         self.results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")

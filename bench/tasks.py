@@ -56,6 +56,15 @@ def _settings(index_dir: str, embedder: str, corpus_dir: str | None = None, **ex
                     embedder=embedder, **extra)
 
 
+def _assistant(index_dir: str, embedder: str, variant: str | None = None, **extra: Any):
+    from assistant import Assistant
+
+    from .proposals import make_variant
+
+    settings = _settings(index_dir, embedder, **extra)
+    return Assistant(settings, embedder=make_variant(variant, settings))
+
+
 # ---- ingestion -------------------------------------------------------------------------------
 @task
 def pypdf_baseline(pdfs: list[str]) -> dict:
@@ -74,14 +83,17 @@ def pypdf_baseline(pdfs: list[str]) -> dict:
 
 
 @task
-def ingest(corpus_dir: str, index_dir: str, embedder: str) -> dict:
+def ingest(corpus_dir: str, index_dir: str, embedder: str, variant: str | None = None) -> dict:
     """The real pipeline end to end (parse, clean+chunk, embed, store, BM25), then the same
-    folder again, unchanged, to show nothing is re-embedded."""
+    folder again, unchanged, to show nothing is re-embedded. ``variant`` names a proposed
+    embedder from ``bench.proposals`` instead of the shipped one."""
     from assistant import Assistant
+
+    from .proposals import make_variant
 
     settings = _settings(index_dir, embedder, corpus_dir)
     started = time.perf_counter()
-    bot = Assistant(settings)
+    bot = Assistant(settings, embedder=make_variant(variant, settings))
     bot.embedder.warm_up()
     load = time.perf_counter() - started
     t0 = time.perf_counter()
@@ -92,7 +104,8 @@ def ingest(corpus_dir: str, index_dir: str, embedder: str) -> dict:
     t1 = time.perf_counter()
     again = bot.ingest()
     unchanged = time.perf_counter() - t1
-    return {"model_load_s": round(load, 2), "seconds": round(total, 2),
+    return {"variant": variant or "shipped", "model_load_s": round(load, 2),
+            "seconds": round(total, 2),
             "pages": report.pages, "chunks": report.chunks_added,
             "files": report.files_indexed, "skipped": len(report.skipped),
             "pages_per_s": round(report.pages / total, 2),
@@ -205,13 +218,12 @@ def _questions(seed: int, n: int, salt: str) -> list[str]:
 
 
 @task
-def query(index_dir: str, embedder: str, seed: int, n: int = 200) -> dict:
+def query(index_dir: str, embedder: str, seed: int, n: int = 200,
+          variant: str | None = None) -> dict:
     """Latency of retrieval alone and of full extractive answers, on questions never seen
     before (the query-embedding cache is cold), then of the same answers again (cache hot)."""
-    from assistant import Assistant
-
     started = time.perf_counter()
-    bot = Assistant(_settings(index_dir, embedder))
+    bot = _assistant(index_dir, embedder, variant)
     bot.warm_up()
     load = time.perf_counter() - started
     retrieval_q = _questions(seed, n, "retrieval")
@@ -237,7 +249,8 @@ def query(index_dir: str, embedder: str, seed: int, n: int = 200) -> dict:
         t0 = time.perf_counter()
         bot.ask(q)
         cached_times.append(time.perf_counter() - t0)
-    return {"chunks": bot.store.count(), "load_s": round(load, 2),
+    return {"variant": variant or "shipped", "chunks": bot.store.count(),
+            "load_s": round(load, 2),
             "embed_query": percentiles(embed_times),
             "retrieval": percentiles(retrieval_times), "answer": percentiles(answer_times),
             "answer_cached_embedding": percentiles(cached_times),
@@ -275,7 +288,8 @@ def bm25_baseline(index_dir: str, embedder: str, seed: int, n: int = 200) -> dic
 
 
 @task
-def startup(index_dir: str, embedder: str, question: str, spawned_at: float) -> dict:
+def startup(index_dir: str, embedder: str, question: str, spawned_at: float,
+            variant: str | None = None) -> dict:
     """Process start to first answer over an existing index (as the app or CLI starts)."""
     import_end = time.time()
     from assistant import Assistant
@@ -283,7 +297,7 @@ def startup(index_dir: str, embedder: str, question: str, spawned_at: float) -> 
 
     configure_offline_environment()
     imported = time.time()
-    bot = Assistant(_settings(index_dir, embedder))
+    bot = _assistant(index_dir, embedder, variant)
     answer = bot.ask(question)
     done = time.time()
     return {"interpreter_s": round(import_end - spawned_at, 2),
@@ -294,12 +308,10 @@ def startup(index_dir: str, embedder: str, question: str, spawned_at: float) -> 
 
 @task
 def concurrency(index_dir: str, embedder: str, seed: int, users: list[int],
-                seconds: float = 20.0) -> dict:
+                seconds: float = 20.0, variant: str | None = None) -> dict:
     """Answers per second with N threads each asking its own fresh questions to one
     shared Assistant (as Gradio's worker threads do)."""
-    from assistant import Assistant
-
-    bot = Assistant(_settings(index_dir, embedder))
+    bot = _assistant(index_dir, embedder, variant)
     bot.warm_up()
     pool = _questions(seed, 4000, "concurrency")
     out = {}
@@ -338,7 +350,7 @@ def concurrency(index_dir: str, embedder: str, seed: int, users: list[int],
                              "answers_per_s": round(len(latencies) / wall, 2),
                              "latency": percentiles(latencies), "errors": len(errors),
                              "first_error": errors[0] if errors else None}
-    return {"chunks": bot.store.count(), "per_users": out}
+    return {"variant": variant or "shipped", "chunks": bot.store.count(), "per_users": out}
 
 
 def run_task(name: str, args: dict) -> dict:
