@@ -16,7 +16,8 @@ from .datafiles import load_yaml
 # omocodia: digits of a codice fiscale may be replaced by these letters
 _D = "[0-9LMNPQRSTUV]"
 CODICE_FISCALE = re.compile(
-    rf"(?<![A-Za-z0-9])[A-Z]{{6}}{_D}{{2}}[ABCDEHLMPRST]{_D}{{2}}[A-Z]{_D}{{3}}[A-Z](?![A-Za-z0-9])",
+    rf"(?<![A-Za-z0-9])[A-Z]{{6}}{_D}{{2}}[ABCDEHLMPRST]{_D}{{2}}[A-Z]{_D}{{3}}[A-Z]"
+    r"(?![A-Za-z0-9])",
     re.IGNORECASE)
 # groups of four after the check digits, written together or spaced; a spaced group must
 # hold a digit so that the words after an IBAN are not taken for a part of it

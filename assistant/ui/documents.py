@@ -79,8 +79,9 @@ class DocumentLibrary:
             span = find_passage(text, chunk_text) if chunk_text else None
         doc = self.listed().get(source, {})
         title = str(doc.get("title") or source)
+        home = "../" * (source.count("/") + 1)  # back to the app from documenti/<source>
         return DocumentView("html", path=path, html=render.document_page(
-            title, self._details(source), text, span, bool(passage_id)))
+            title, self._details(source), text, span, bool(passage_id), home_url=home))
 
     def _chunk_text(self, source: str, chunk_id: str) -> str | None:
         if not _CHUNK_ID.match(chunk_id):

@@ -217,7 +217,8 @@ def source_html(citation) -> str:
         f'<div class="fonte" data-source="{esc(citation.source)}">'
         f'<div class="fonte-testa"><span class="fonte-num">{int(citation.id)}</span>'
         f'<span class="fonte-titolo">{esc(citation.title)}</span></div>'
-        f'<div class="fonte-dove">{esc(where)}{" · " if where else ""}{link(url, open_label)}</div>'
+        f'<div class="fonte-dove">{esc(where)}{" · " if where else ""}'
+        f"{link(url, open_label)}</div>"
         f'<details class="fonte-passaggio"><summary>{esc(texts.text("answer.full_passage"))}'
         f'</summary><div class="passaggio">{highlight(citation.text, citation.highlights)}'
         f"</div></details>"
@@ -276,7 +277,7 @@ def services_html(notice: str | None, results: Sequence, contact: bool = True) -
                 f'<li><span class="servizio">{esc(item.text)}</span>'
                 + (f' <span class="servizio-area">{esc(item.area)}</span>' if item.area else "")
                 + f' <span class="servizio-fonte">'
-                f'{link(item.url, one_line(item.source_label, 70), title=item.source_label)}'
+                f'{link(item.url, one_line(item.source_label, 44), title=item.source_label)}'
                 f"</span></li>"
                 for item in result.items)
             count = texts.text("services.count", count=len(result.items))
@@ -295,11 +296,11 @@ def document_page(title: str, details: str, text: str, passage: tuple[int, int] 
     """A whole text document, escaped, with the cited passage marked and anchored."""
     if passage:
         start, end = passage
-        body = (_escape_pre(text[:start]) + f'<mark id="{PASSAGE_ANCHOR}" class="passaggio">'
-                + _escape_pre(text[start:end]) + "</mark>" + _escape_pre(text[end:]))
+        body = (esc(text[:start]) + f'<mark id="{PASSAGE_ANCHOR}" class="passaggio">'
+                + esc(text[start:end]) + "</mark>" + esc(text[end:]))
         note = texts.text("document_page.passage_note")
     else:
-        body = _escape_pre(text)
+        body = esc(text)
         note = texts.text("document_page.passage_missing") if passage_wanted else ""
     return (
         "<!DOCTYPE html><html lang=\"it\"><head><meta charset=\"utf-8\">"
@@ -316,10 +317,6 @@ def not_found_page() -> str:
     msg = esc(texts.text("document_page.not_found"))
     return (f"<!DOCTYPE html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>{msg}</title>"
             f"<style>{_PAGE_CSS}</style></head><body><main><p>{msg}</p></main></body></html>")
-
-
-def _escape_pre(text: str) -> str:
-    return esc(text)
 
 
 _PAGE_CSS = (

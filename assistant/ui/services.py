@@ -51,7 +51,7 @@ def load_situations() -> list[Situation]:
             for s in texts.section("situazioni")]
 
 
-def source_label(title: str, page: int | None, section: str | None = None) -> str:
+def source_label(title: str, page: int | None) -> str:
     where = texts.text("answer.source_page", page=page) if page else ""
     return f"{title}, {where}" if where else title
 
