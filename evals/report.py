@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import HEADLINE, METRIC_BY_KEY, METRICS, QuestionScore, percentile
-from .runner import ConfigResult, EvalRun
+from .runner import EvalRun
 
 KIND_METRICS = ("doc_hit@5", "passage_mrr", "fact_recall", "all_facts", "citation_support",
                 "refusal_recall", "false_refusal_rate", "passed", "latency_p50_ms")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant import Assistant, Filters, Settings, Turn
-from assistant.embedding import QueryCache
 from assistant.errors import ConfigError, LLMError
 
 from .configs import EvalConfig, index_key
@@ -273,9 +272,9 @@ class EvalRunner:
 def _forget_query_embeddings(embedder: Any) -> None:
     """Empty the embedder's query cache, so that configurations sharing an embedder are timed
     alike (the second one would otherwise find every question embedded already)."""
-    cache = getattr(embedder, "_cache", None)
-    if isinstance(cache, QueryCache):
-        embedder._cache = QueryCache(cache.size)
+    clear = getattr(embedder, "clear_cache", None)
+    if clear is not None:
+        clear()
 
 
 def _plain(value: Any) -> Any:

@@ -65,6 +65,10 @@ class QueryCache:
                 self._items.move_to_end(key)
             return vector
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, key: str, vector: np.ndarray) -> None:
         if self.size == 0:
             return
@@ -82,6 +86,10 @@ class CachedQueryMixin:
 
     def _embed_queries(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    def clear_cache(self) -> None:
+        """Forget cached query embeddings (benchmarks time every configuration alike)."""
+        self._cache.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
         cached = self._cache.get(text)

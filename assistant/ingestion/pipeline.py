@@ -20,7 +20,7 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from ..config import Settings
 from ..embedding import Embedder
 from ..errors import DocumentError
-from ..store import ChunkStore, Manifest, node_metadata
+from ..store import ChunkStore, node_metadata
 from .catalog import CATALOG_NAME, Catalog
 from .chunking import Chunk, Chunker
 from .ocr import OCR, default_ocr

@@ -11,7 +11,6 @@ import os
 import shutil
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
