@@ -445,7 +445,7 @@ class ExtractiveAnswerer:
                     continue  # instructions planted in a document are not answers
                 have = set(terms(sentence))
                 direct = sum(w for t, w in weights.items() if t in have)
-                via_section = sum(0.5 * w for t, w in weights.items()
+                via_section = sum(0.8 * w for t, w in weights.items()
                                   if t not in have and t in section_terms)
                 synonym = sum(0.6 * w for t, w in weights.items()
                               if t not in have and synonyms.holds(t, have))
