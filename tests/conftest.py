@@ -68,3 +68,14 @@ def real_index(tmp_path_factory):
     bot = Assistant(settings)
     bot.ingest(corpus)
     return bot
+
+
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the artifacts this run wrote (the browser test's screenshot), so CI logs show them."""
+    folder = ROOT / "tests" / "artifacts"
+    for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
+        if path.stat().st_mtime >= _SESSION_START:
+            terminalreporter.write_line(f"artifact: {path}")
