@@ -51,7 +51,38 @@ class ParallelUSE(USEEmbedder):
         return normalize(np.concatenate(parts))
 
 
-VARIANTS = {"parallel-use": ParallelUSE}
+_WORKER_MODEL: Any = None
+
+
+def _worker_encode(texts: list[str]) -> np.ndarray:
+    return np.asarray(_WORKER_MODEL.encode(texts), dtype=np.float32)
+
+
+class ProcessUSE(ParallelUSE):
+    """Like :class:`ParallelUSE`, but the batches go to ``threads`` forked worker processes
+    (the loaded model is shared copy-on-write), so the pure-Python tokenizer and numpy's
+    glue code do not contend for one GIL. Queries stay in the main process."""
+
+    _pool: Any = None
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        global _WORKER_MODEL
+        texts = list(texts)
+        if len(texts) < 2 * self.batch_size or self.threads == 1:
+            return super().embed_passages(texts)
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            _WORKER_MODEL = self.model
+            self._pool = ProcessPoolExecutor(self.threads,
+                                             mp_context=multiprocessing.get_context("fork"))
+        step = self.batch_size
+        batches = [texts[i:i + step] for i in range(0, len(texts), step)]
+        return normalize(np.concatenate(list(self._pool.map(_worker_encode, batches))))
+
+
+VARIANTS = {"parallel-use": ParallelUSE, "process-use": ProcessUSE}
 
 
 def make_variant(name: str | None, settings: Any) -> Any:

@@ -131,7 +131,8 @@ class Bench:
         if "ingest" in steps:
             print("ingest of one long PDF", file=sys.stderr)
             self.ingest_step("ingest_pdf", self.one_pdf(40 if quick else 500),
-                             (None, "parallel-use") if opts.embedder == "use" else (None,))
+                             (None, "parallel-use", "process-use") if opts.embedder == "use"
+                             else (None,))
         if "corpus" in steps:
             print("ingest of a corpus", file=sys.stderr)
             self.ingest_step("ingest_corpus", self.corpus(

@@ -102,3 +102,19 @@ def test_a_small_run_end_to_end(tmp_path):
     assert results["stores"]["150"]["disk_bytes"]["chroma"] > 0
     assert results["machine"]["nproc"] >= 1 and results["machine"]["packages"]["chromadb"]
     assert "### Query latency (ms)" in proc.stdout and "| 150 | answer |" in markdown(results)
+
+
+@pytest.mark.slow
+def test_proposed_parallel_embedders_give_the_shipped_vectors():
+    """The speed-ups measured in BENCHMARKS.md must not change a single embedding."""
+    from assistant.embedding.models import USEEmbedder
+    from bench.proposals import ParallelUSE, ProcessUSE
+
+    texts = [f"Il servizio di assistenza domiciliare n. {i} dell'ambito di Casarano è "
+             f"rivolto agli anziani." for i in range(70)]
+    shipped = USEEmbedder(batch_size=8).embed_passages(texts)
+    for variant in (ParallelUSE(batch_size=8), ProcessUSE(batch_size=8)):
+        got = variant.embed_passages(texts)
+        assert got.shape == shipped.shape
+        assert float((got * shipped).sum(axis=1).min()) > 0.9999
+    assert ParallelUSE().embed_query(texts[0]) @ shipped[0] > 0.9999
