@@ -12,7 +12,7 @@ from .config import Settings
 from .conversation import Turn, answer_hint, rewrite
 from .embedding import Embedder, make_embedder
 from .errors import IndexMissingError, QuestionError
-from .expansion import QueryExpander, acronyms_defined_in
+from .expansion import QueryExpander
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
 from .store import ChunkStore, Manifest
@@ -112,11 +112,8 @@ class Assistant:
         self.places = place_names(self._bm25.meta, aliases)
         self.region_of = {str(m.get("ambito")): str(m.get("region")) for m in self._bm25.meta
                           if m.get("ambito") and m.get("region")}
-        # acronyms the corpus defines itself, read from the stored chunks' text
-        defined: dict[str, str] = {}
-        for chunk in self.store.iter_chunks():
-            for acro, phrase in acronyms_defined_in(chunk.text).items():
-                defined.setdefault(acro, phrase)
+        # acronyms the corpus defines itself, found when the lexical index was built
+        defined = dict(self._bm25.acronyms)
         self.corpus_acronyms = defined
         self.expander = QueryExpander(
             corpus_acronyms=defined if self.settings.expand_acronyms else None,

@@ -66,6 +66,8 @@ class BM25Index:
         self.ids: list[str] = []
         self.meta: list[dict[str, Any]] = []
         self.df: dict[str, int] = {}
+        self.acronyms: dict[str, str] = {}  # defined by the documents themselves
+        self._columns: dict[str, np.ndarray] = {}  # metadata field -> value per chunk
         self._bm25: Any = None
         self._lock = threading.Lock()
 
@@ -74,10 +76,16 @@ class BM25Index:
 
         corpus = [terms(_search_text(c)) or ["_vuoto_"] for c in chunks]
         model = bm25s.BM25()
+        from .expansion import acronyms_defined_in
+
         df: dict[str, int] = {}
         for doc in corpus:
             for term in set(doc):
                 df[term] = df.get(term, 0) + 1
+        acronyms: dict[str, str] = {}
+        for chunk in chunks:
+            for acro, phrase in acronyms_defined_in(chunk.text).items():
+                acronyms.setdefault(acro, phrase)
         if corpus:
             model.index(corpus, show_progress=False)
         with self._lock:
@@ -85,6 +93,8 @@ class BM25Index:
             self.ids = [c.id for c in chunks]
             self.meta = [c.metadata for c in chunks]
             self.df = df
+            self.acronyms = acronyms
+            self._columns = {}
             self.version = version
         if self.folder:
             self.save()
@@ -96,7 +106,8 @@ class BM25Index:
             self._bm25.save(str(self.folder / "model"))
         tmp = self.folder / "ids.json.tmp"
         tmp.write_text(json.dumps({"version": self.version, "ids": self.ids,
-                                   "meta": self.meta, "df": self.df}, ensure_ascii=False), encoding="utf-8")
+                                   "meta": self.meta, "df": self.df,
+                                   "acronyms": self.acronyms}, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.folder / "ids.json")
 
     def load(self) -> bool:
@@ -114,6 +125,8 @@ class BM25Index:
             self._bm25, self.ids, self.meta = model, data["ids"], data["meta"]
             self.version = data.get("version")
             self.df = data.get("df", {})
+            self.acronyms = data.get("acronyms", {})
+            self._columns = {}
         return True
 
     def search(self, question_terms: list[str], k: int,
@@ -126,10 +139,24 @@ class BM25Index:
             return []
         scores = self._bm25.get_scores(query)
         if filters and not filters.is_empty():
-            mask = np.array([filters.accepts(m) for m in self.meta], dtype=bool)
-            scores = np.where(mask, scores, 0.0)
+            scores = np.where(self._mask(filters), scores, 0.0)
         top = np.argsort(-scores)[:k]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        """Chunks a filter accepts, from per-field columns built once per index version."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        for key in ("ambito", "doc_type", "year", "source", "region"):
+            value = getattr(filters, key)
+            if value:
+                mask &= self._column(key) == value
+        return mask
+
+    def _column(self, key: str) -> np.ndarray:
+        if key not in self._columns:
+            self._columns[key] = np.array([m.get(key) for m in self.meta], dtype=object)
+        return self._columns[key]
 
 
 def _search_text(chunk: StoredChunk) -> str:
