@@ -70,6 +70,9 @@ class Settings:
     chroma_port: int = 8000
     chroma_token: str | None = None
 
+    # how often a question checks whether another process changed the index (seconds)
+    state_check_seconds: float = 2.0
+
     # ingestion limits
     max_file_mb: float = 100.0
     ocr: bool = True  # OCR scanned PDFs with Tesseract when installed (ASSISTANT_OCR=0: off)
@@ -106,6 +109,9 @@ class Settings:
         if not 0.0 <= self.min_evidence <= 1.0:
             raise ConfigError(f"min_evidence must be in [0, 1], got {self.min_evidence!r}",
                               setting="min_evidence")
+        if self.state_check_seconds < 0:
+            raise ConfigError(f"state_check_seconds must be >= 0, got "
+                              f"{self.state_check_seconds!r}", setting="state_check_seconds")
         _positive("llm_timeout", self.llm_timeout)
         _positive("max_file_mb", self.max_file_mb)
 

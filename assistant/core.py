@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -35,6 +36,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._bm25 = BM25Index(Path(self.settings.index_dir) / BM25_SUBDIR)
         self._state_version: str | None = None
+        self._checked_at: float | None = None
         self.places: dict[str, tuple[str, str]] = {}
         self.region_of: dict[str, str] = {}
         self.expander = QueryExpander()
@@ -75,7 +77,8 @@ class Assistant:
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         with self._lock:
             report = Ingestor(self.settings, self.store, self.embedder).run(corpus_dir, progress)
-            self.refresh(force=True)
+            self._checked_at = None  # the version decides whether anything is rebuilt
+            self.refresh()
             return report
 
     def manifest(self) -> Manifest:
@@ -85,8 +88,17 @@ class Assistant:
         return Manifest(Path(self.settings.index_dir) / MANIFEST_NAME)
 
     def refresh(self, force: bool = False) -> None:
-        """Bring the lexical index, places and acronyms in line with the store."""
+        """Bring the lexical index, places and acronyms in line with the store.
+
+        Questions call it too: the check (manifest and store count) runs at most every
+        ``settings.state_check_seconds``, so another process's ingest is seen within that
+        time.
+        """
         with self._lock:
+            now = time.monotonic()
+            if not force and self._checked_at is not None \
+                    and now - self._checked_at < self.settings.state_check_seconds:
+                return
             if self.settings.store == "http":  # shared by every process (docs/scale-out.md)
                 version = f"{self.store.get_state().get('version')}:{self.store.count()}"
             else:
@@ -96,6 +108,7 @@ class Assistant:
                     raise IndexMissingError(str(self.settings.index_dir),
                                             index=str(self.settings.index_dir))
                 version = f"{manifest.version()}:{self.store.count()}"
+            self._checked_at = now
             if not force and version == self._state_version:
                 return
             if force or not self._bm25.load() or self._bm25.version != version:

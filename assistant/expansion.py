@@ -20,21 +20,39 @@ class Expansion:
         return self.term.isupper() or "." in self.term
 
 
-_DEFINED = re.compile(r"([A-ZÀ-Üa-zà-ü][\w’' ]{3,80}?)\s*\(([A-Z][A-Za-z.]{1,9})\)")
+_ACRONYM_IN_PARENS = re.compile(r"\(([A-Z][A-Za-z.]{1,9})\)")
+_PHRASE_BEFORE = re.compile(r"([A-ZÀ-Üa-zà-ü][\w’' ]{3,80}?)\s*$")
+
+
+_CONNECTORS = {"di", "del", "della", "dello", "dei", "degli", "delle", "e", "ed", "per", "a",
+               "al", "alla", "ai", "alle", "in", "il", "la", "lo", "le", "gli", "i", "d", "l"}
 
 
 def acronyms_defined_in(text: str) -> dict[str, str]:
-    """Acronyms the documents define themselves: "Punto Unico di Accesso (PUA)"."""
+    """Acronyms the documents define themselves: "Punto Unico di Accesso (PUA)",
+    "Assistenza domiciliare sociale (Sad)". The words before the parenthesis whose initials
+    spell the acronym (connectors such as "di", "della" skipped) are its meaning."""
     found: dict[str, str] = {}
-    for match in _DEFINED.finditer(text):
-        phrase, acro = match.group(1).strip(), match.group(2)
-        letters = [c for c in acro if c.isalpha()]
+    for match in _ACRONYM_IN_PARENS.finditer(text):
+        acro = match.group(1)
+        letters = normalize("".join(c for c in acro if c.isalpha()))
         if len(letters) < 2:
             continue
-        initials = "".join(w[0] for w in phrase.split() if w[:1].isupper() or len(w) > 3)
-        if normalize(initials).endswith(normalize("".join(letters))[:2]) or \
-                normalize(acro) in normalize(phrase).replace(" ", ""):
-            found.setdefault(acro.upper(), phrase.split(" e ")[-1].strip())
+        before = _PHRASE_BEFORE.search(text[max(0, match.start() - 85):match.start()])
+        if not before:
+            continue
+        tokens = before.group(1).replace("’", "'").replace("'", "' ").split()
+        spelled, start = "", len(tokens)
+        for index in range(len(tokens) - 1, -1, -1):
+            word = normalize(tokens[index]).strip("'")
+            if word in _CONNECTORS:
+                continue
+            spelled = word[:1] + spelled
+            start = index
+            if len(spelled) >= len(letters):
+                break
+        if spelled == letters:
+            found.setdefault(acro.upper(), " ".join(tokens[start:]).replace("' ", "'"))
     return found
 
 

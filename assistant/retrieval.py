@@ -140,7 +140,11 @@ class BM25Index:
         scores = self._bm25.get_scores(query)
         if filters and not filters.is_empty():
             scores = np.where(self._mask(filters), scores, 0.0)
-        top = np.argsort(-scores)[:k]
+        if len(scores) > k:
+            top = np.argpartition(-scores, k)[:k]
+            top = top[np.argsort(-scores[top])]
+        else:
+            top = np.argsort(-scores)
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 

