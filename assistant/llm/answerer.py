@@ -26,8 +26,8 @@ from ..expansion import Expansion
 from ..retrieval import Hit
 from ..text import terms
 from .backend import ChatBackend, bounded, make_backend
-from .check import (AnswerChecker, CheckResult, Claim, format_claim, join_claims, separator,
-                    split_claims)
+from .check import (AnswerChecker, CheckResult, Claim, ClaimSieve, format_claim, join_claims,
+                    separator, split_claims)
 from .prompt import Prompt, PromptBuilder
 
 Event = tuple[str, Any]  # ("delta", str) ... then ("final", Answer)
@@ -144,10 +144,10 @@ class LLMAnswerer:
         """Streams kept claims as soon as they are complete; returns the CheckResult.
         An invented number stops the stream (and the request)."""
         result = CheckResult()
+        sieve = ClaimSieve(checker, result)
         buffer = ""
         done = 0  # claims of the buffer already judged
         last: Claim | None = None
-        lead_in: Claim | None = None
         pieces = bounded(lambda: backend.stream(prompt.messages()), self.timeout,
                          idle=True, url=self.settings.llm_base_url)
         try:
@@ -160,30 +160,15 @@ class LLMAnswerer:
                 claims = split_claims(buffer)
                 ready = len(claims) if finished else _complete(claims)
                 for claim in claims[done:ready]:
-                    verdict = checker.judge(claim)
-                    if verdict.reason == "invented_number":
-                        result.invented = verdict.number
-                        result.dropped.append(claim)
-                        return result
-                    if verdict.reason == "lead_in":
-                        lead_in = claim
-                        continue
-                    if not verdict.keep:
-                        result.dropped.append(claim)
-                        continue
-                    shown = [claim]
-                    if lead_in is not None and verdict.reason != "absence":
-                        shown.insert(0, lead_in)
-                    lead_in = None
-                    for item in shown:
-                        result.kept.append(item)
+                    for item in sieve.feed(claim):
                         yield "delta", separator(last, item) + format_claim(item)
                         last = item
+                    if result.invented is not None:
+                        return result
                 done = max(done, ready)
         finally:
             pieces.close()
-        if lead_in is not None:
-            result.dropped.append(lead_in)
+        sieve.close()
         if not buffer.strip():
             raise LLMError("empty reply", reason="empty")
         result.says_no_answer = not result.cited and checker.says_absent(buffer)

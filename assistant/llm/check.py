@@ -227,25 +227,12 @@ class AnswerChecker:
 
     def check(self, reply: str) -> CheckResult:
         result = CheckResult()
-        lead_in: Claim | None = None
+        sieve = ClaimSieve(self, result)
         for claim in split_claims(reply):
-            verdict = self.judge(claim)
-            if verdict.reason == "invented_number":
-                result.invented = verdict.number
-                result.dropped.append(claim)
+            sieve.feed(claim)
+            if result.invented is not None:
                 return result
-            if verdict.reason == "lead_in":
-                lead_in = claim
-                continue
-            if verdict.keep:
-                if lead_in is not None and verdict.reason != "absence":
-                    result.kept.append(lead_in)
-                lead_in = None
-                result.kept.append(claim)
-            else:
-                result.dropped.append(claim)
-        if lead_in is not None:
-            result.dropped.append(lead_in)
+        sieve.close()
         result.says_no_answer = not result.cited and self.says_absent(reply)
         return result
 
@@ -253,6 +240,43 @@ class AnswerChecker:
     def says_absent(text: str) -> bool:
         norm = " ".join(normalize(text).split())
         return any(phrase in norm for phrase in _data()["no_answer"])
+
+
+class ClaimSieve:
+    """Claim by claim, what a reply keeps: the one rule shared by the whole-reply check and
+    the streaming answerer. A lead-in line ("Ecco i servizi:") is kept only with the cited
+    claim that follows it; an invented number sets ``result.invented`` (stop there)."""
+
+    def __init__(self, checker: AnswerChecker, result: CheckResult) -> None:
+        self.checker = checker
+        self.result = result
+        self.lead_in: Claim | None = None
+
+    def feed(self, claim: Claim) -> list[Claim]:
+        """The claims to show now (in order); empty when this one is held or dropped."""
+        verdict = self.checker.judge(claim)
+        if verdict.reason == "invented_number":
+            self.result.invented = verdict.number
+            self.result.dropped.append(claim)
+            return []
+        if verdict.reason == "lead_in":
+            self.lead_in = claim
+            return []
+        if not verdict.keep:
+            self.result.dropped.append(claim)
+            return []
+        shown = [claim]
+        if self.lead_in is not None and verdict.reason != "absence":
+            shown.insert(0, self.lead_in)
+        self.lead_in = None
+        self.result.kept.extend(shown)
+        return shown
+
+    def close(self) -> None:
+        """A lead-in with nothing after it is dropped."""
+        if self.lead_in is not None:
+            self.result.dropped.append(self.lead_in)
+            self.lead_in = None
 
 
 def format_claim(claim: Claim) -> str:
