@@ -33,24 +33,18 @@ class Filters:
         return not any((self.ambito, self.comune, self.doc_type, self.year, self.source,
                         self.region))
 
+    def stored_fields(self) -> list[tuple[str, Any]]:
+        """The restrictions as (chunk metadata field, value); ``comune`` is not one of them
+        (it must be resolved to its ambito first)."""
+        return [(key, getattr(self, key)) for key in ("ambito", "doc_type", "year", "source",
+                                                       "region") if getattr(self, key)]
+
     def where(self) -> dict | None:
-        """A Chroma ``where`` clause (``comune`` must be resolved to ``ambito`` first)."""
-        clauses: list[dict] = []
-        for key, field in (("ambito", "ambito"), ("doc_type", "doc_type"), ("year", "year"),
-                           ("source", "source"), ("region", "region")):
-            value = getattr(self, key)
-            if value:
-                clauses.append({field: value})
+        """A Chroma ``where`` clause."""
+        clauses = [{key: value} for key, value in self.stored_fields()]
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def accepts(self, meta: dict[str, Any]) -> bool:
-        for key in ("ambito", "doc_type", "year", "source", "region"):
-            value = getattr(self, key)
-            if value and meta.get(key) != value:
-                return False
-        return True
 
 
 class BM25Index:
@@ -151,10 +145,8 @@ class BM25Index:
     def _mask(self, filters: Filters) -> np.ndarray:
         """Chunks a filter accepts, from per-field columns built once per index version."""
         mask = np.ones(len(self.ids), dtype=bool)
-        for key in ("ambito", "doc_type", "year", "source", "region"):
-            value = getattr(filters, key)
-            if value:
-                mask &= self._column(key) == value
+        for key, value in filters.stored_fields():
+            mask &= self._column(key) == value
         return mask
 
     def _column(self, key: str) -> np.ndarray:
