@@ -438,16 +438,19 @@ class ExtractiveAnswerer:
         scored: list[tuple[float, int, int, Hit, str]] = []
         for rank, hit in enumerate(hits):
             section_terms = set(terms(hit.chunk.section or ""))
+            # words of the document's title say which document, not which sentence
+            title_terms = set(terms(hit.chunk.title or ""))
+            local = {t: w * (0.5 if t in title_terms else 1.0) for t, w in weights.items()}
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
                 if len(sentence) < 12 and not any(ch.isdigit() for ch in sentence):
                     continue  # a lone label says nothing by itself
                 if hostile.search(normalize(sentence)):
                     continue  # instructions planted in a document are not answers
                 have = set(terms(sentence))
-                direct = sum(w for t, w in weights.items() if t in have)
-                via_section = sum(0.8 * w for t, w in weights.items()
+                direct = sum(w for t, w in local.items() if t in have)
+                via_section = sum(0.8 * w for t, w in local.items()
                                   if t not in have and t in section_terms)
-                synonym = sum(0.6 * w for t, w in weights.items()
+                synonym = sum(0.6 * w for t, w in local.items()
                               if t not in have and synonyms.holds(t, have))
                 loose = 0.3 * len(extra & have)
                 # a sentence that spells out an acronym of the question ("Reddito di

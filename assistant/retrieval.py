@@ -13,7 +13,7 @@ import numpy as np
 
 from .embedding import Embedder
 from .store import ChunkStore, StoredChunk
-from .text import normalize, terms
+from .text import ANALYZER_VERSION, normalize, terms
 
 BM25_SUBDIR = "bm25"
 
@@ -99,19 +99,23 @@ class BM25Index:
         if self._bm25 is not None:
             self._bm25.save(str(self.folder / "model"))
         tmp = self.folder / "ids.json.tmp"
-        tmp.write_text(json.dumps({"version": self.version, "ids": self.ids,
+        tmp.write_text(json.dumps({"analyzer": ANALYZER_VERSION, "version": self.version,
+                                   "ids": self.ids,
                                    "meta": self.meta, "df": self.df,
                                    "acronyms": self.acronyms}, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.folder / "ids.json")
 
     def load(self) -> bool:
-        """Load the saved index; False when there is none or it is unreadable."""
+        """Load the saved index; False when there is none, it is unreadable or it was built
+        by another version of the Italian analyzer."""
         import bm25s
 
         if not self.folder or not (self.folder / "ids.json").is_file():
             return False
         try:
             data = json.loads((self.folder / "ids.json").read_text(encoding="utf-8"))
+            if data.get("analyzer") != ANALYZER_VERSION:
+                return False  # built with other words: rebuilt from the store
             model = bm25s.BM25.load(str(self.folder / "model")) if data["ids"] else None
         except (OSError, ValueError, KeyError):
             return False

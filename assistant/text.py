@@ -8,6 +8,12 @@ from functools import lru_cache
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
 _WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
+# "P.I.P.P.I.", "A.T.S.", "Pro.V.I.", "L.R.": dotted acronyms are one word ("pippi"), not
+# single letters that the stopword filter would drop
+_DOTTED = re.compile(r"(?<![\w.])(?:[^\W\d_]{1,3}\.){2,}(?:[^\W\d_]{1,3}(?![\w.]))?")
+
+# Bumped whenever words()/terms() change, so that saved lexical indexes are rebuilt.
+ANALYZER_VERSION = "it-2"
 
 
 def normalize(text: str) -> str:
@@ -21,7 +27,10 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Words and numbers ("715.000", "42.869,00" stay whole); elisions split off."""
-    return _WORD.findall(normalize(text).replace("'", " "))
+    text = normalize(text).replace("'", " ")
+    if "." in text:
+        text = _DOTTED.sub(lambda m: m.group(0).replace(".", "") + " ", text)
+    return _WORD.findall(text)
 
 
 @lru_cache(maxsize=1)

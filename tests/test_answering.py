@@ -138,3 +138,33 @@ def test_instructions_planted_in_a_document_are_never_chosen(tmp_path):
     answer = bot.ask("L'assistenza domiciliare è gratuita?")
     assert "gratuita" in answer.answer
     assert "Ignora" not in answer.answer and "500" not in answer.answer
+
+
+def test_dotted_acronyms_are_words():
+    from assistant.text import terms, words
+
+    assert words("estensione P.I.P.P.I, ovvero A.T.S. e Pro.V.I.") == [
+        "estensione", "pippi", "ovvero", "ats", "e", "provi"]
+    assert words("importo 42.869,00 e L.R. n. 9/2003") == [
+        "importo", "42.869,00", "e", "lr", "n", "9", "2003"]
+    assert "pipp" in terms("Cos'è P.I.P.P.I. nella lista?")
+    assert salient_terms("Cos'è P.I.P.P.I. nella lista?") == ["pipp"]
+
+
+def test_definition_of_dotted_acronym_quotes_its_passage(fake_assistant: Assistant):
+    answer = fake_assistant.ask("Cos'è P.I.P.P.I. nella lista interventi del piano nazionale?")
+    assert not answer.refused
+    assert "0-17" in answer.answer
+
+
+def test_lexical_index_of_another_analyzer_is_rebuilt(tmp_path, monkeypatch):
+    from assistant import retrieval
+    from assistant.retrieval import BM25Index
+    from assistant.store import StoredChunk
+
+    chunk = StoredChunk(id="a", text="Il P.I.P.P.I. a Matino", metadata={"source": "x.txt"})
+    index = BM25Index(tmp_path)
+    index.build([chunk], "v1")
+    assert BM25Index(tmp_path).load()
+    monkeypatch.setattr(retrieval, "ANALYZER_VERSION", "older")
+    assert not BM25Index(tmp_path).load()
