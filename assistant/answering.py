@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import messages
+from .conversation import JOINER
 from .datafiles import load_yaml
 from .expansion import Expansion
 from .retrieval import Hit
@@ -66,8 +67,9 @@ def _config() -> dict[str, Any]:
                        re.compile(spec["pattern"]), bool(spec.get("required")),
                        re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None)
     generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
+    count_words = tuple(normalize(w) for w in data["kinds"]["count"].get("words", ()))
     hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
-    return {"kinds": kinds, "generic": generic, "hostile": hostile}
+    return {"kinds": kinds, "generic": generic, "hostile": hostile, "count_words": count_words}
 
 
 def asked_kinds(question: str) -> list[str]:
@@ -86,6 +88,21 @@ def asked_kinds(question: str) -> list[str]:
                 found.append(name)
                 break
     return found
+
+
+def asked(question: str) -> tuple[list[str], str | None]:
+    """The kinds of fact asked for and the noun counted ("quante persone": "perso").
+
+    In a follow-up rewritten with the previous question ("Quanto valeva l'Azione B — quante
+    persone ne hanno beneficiato?") what the follow-up asks replaces what the previous
+    question asked; a follow-up that asks nothing of its own ("e a Casarano?") keeps it.
+    """
+    if JOINER in question:
+        focus = question.rsplit(JOINER, 1)[1]
+        kinds, counted = asked_kinds(focus), counted_noun(focus)
+        if kinds or counted:
+            return kinds, counted
+    return asked_kinds(question), counted_noun(question)
 
 
 def key_terms(question: str) -> list[str]:
@@ -139,6 +156,28 @@ def question_parts(question: str) -> list[str]:
     for piece in pieces[1:]:
         parts.append(piece if len(key_terms(piece)) >= 2 else f"{head} {piece}")
     return parts
+
+
+def named_groups(question: str, hits: list[Hit]) -> list[list[Hit]]:
+    """A question about two documents ("nelle Marche e nella lista nazionale", "Galatina e
+    Val d'Enza") gets the hits of each document it names as a group of their own, so that
+    one document does not crowd the other out of the answer. A document is named when its
+    title, ambito, region or comuni hold a word of the question that no other hit's
+    document holds. Empty when fewer than two documents are named."""
+    by_source: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_source.setdefault(hit.chunk.source, []).append(hit)
+    if len(by_source) < 2:
+        return []
+    qterms = set(key_terms(question))
+    own: dict[str, set[str]] = {}
+    for source, group in by_source.items():
+        meta = group[0].chunk.metadata
+        about = " ".join(str(meta.get(k) or "") for k in ("ambito", "region", "comuni"))
+        own[source] = qterms & set(terms(f"{group[0].chunk.title} {about.replace('|', ' ')}"))
+    named = [s for s in by_source
+             if own[s] - set().union(*(own[o] for o in own if o != s))]
+    return [by_source[s] for s in named] if len(named) >= 2 else []
 
 
 def is_list_item(sentence: str) -> bool:
@@ -262,8 +301,8 @@ class EvidenceScorer:
                        synonyms: "_Synonyms") -> tuple[list[str], list[str]]:
         """The kinds of fact asked for that no topical sentence holds, and those asked."""
         kinds = _config()["kinds"]
-        required = [k for k in asked_kinds(question) if kinds[k][2]]
-        counted = counted_noun(question)
+        asked_for, counted = asked(question)
+        required = [k for k in asked_for if kinds[k][2]]
         if counted:
             required.append("count")
         if not required:
@@ -276,8 +315,7 @@ class EvidenceScorer:
             for hit in hits:
                 for sentence in sentences(hit.chunk.text):
                     if kind == "count":
-                        ok = bool(re.search(_NUMBER + r"\s*(?:\w+\s+){0,2}?" + re.escape(counted),
-                                            normalize(sentence)))
+                        ok = bool(_count_pattern(counted).search(normalize(sentence)))
                     else:
                         ok = bool(pattern.search(sentence))
                     if not ok:
@@ -298,6 +336,17 @@ _DEFINITION = re.compile(r"\bcos['e ]|\bcosa (?:significa|vuol dire|sono|e)\b|\b
 _NUMBER = (r"\b(?:\d+|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|venti|cento|mille)"
            r"(?:h\b)?")
 _COUNT = re.compile(r"\bquant[ie]\s+(?:\w+\s+)?([a-z]{3,})")
+
+
+@lru_cache(maxsize=64)
+def _count_pattern(counted: str) -> re.Pattern[str]:
+    """A count of the noun on normalised text: "66 persone", "9 incontri", a ratio naming
+    it ("rapporto assistente sociale-abitanti di 1:5000"), or a count word ("unanimità")."""
+    noun = re.escape(counted)
+    alternatives = [_NUMBER + r"\s*(?:\w+\s+){0,2}?" + noun,
+                    r"\b" + noun + r"\w*(?:[\s-]+\w+){0,3}?\s+(?:di\s+|pari a\s+)?\d+:\d+",
+                    *(r"\b" + re.escape(w) for w in _config()["count_words"])]
+    return re.compile("|".join(alternatives))
 
 
 def counted_noun(question: str) -> str | None:
@@ -405,9 +454,11 @@ class ExtractiveAnswerer:
         """A question in several parts ("Perché ...? Quali erano gli obiettivi?") gets the
         best sentences of each part in turn, so no part goes unanswered."""
         parts = question_parts(question)
-        if len(parts) < 2:
+        groups = named_groups(question, hits)
+        if len(parts) < 2 and not groups:
             return self.select(question, hits, expansions)
-        lists = [self.select(part, hits, expansions) for part in parts]
+        lists = [self.select(part, group, expansions) for part in parts
+                 for group in (groups or [hits])]
         picked: list[tuple[Hit, str]] = []
         for rank in range(self.max_sentences):
             for items in lists:
@@ -426,8 +477,9 @@ class ExtractiveAnswerer:
         weights = {t: self.scorer.weight(t) * (0.3 if t in generic else 1.0) for t in qterms}
         synonyms = _synonyms(qterms, expansions)
         extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
-        kinds = asked_kinds(question)
+        kinds, counted = asked(question)
         patterns = [_config()["kinds"][k][1] for k in kinds]
+        count = _count_pattern(counted) if counted else None
         base = 0.5 * max(weights.values(), default=1.0)
         hostile = _config()["hostile"]
         acronym_terms: set[str] = set()
@@ -442,8 +494,11 @@ class ExtractiveAnswerer:
             title_terms = set(terms(hit.chunk.title or ""))
             local = {t: w * (0.5 if t in title_terms else 1.0) for t, w in weights.items()}
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
-                if len(sentence) < 12 and not any(ch.isdigit() for ch in sentence):
-                    continue  # a lone label says nothing by itself
+                holds_asked = any(p.search(sentence) for p in patterns) or bool(
+                    count and count.search(normalize(sentence)))
+                if len(sentence) < 12 and not holds_asked \
+                        and not any(ch.isdigit() for ch in sentence):
+                    continue  # a lone label says nothing by itself ("FNPS, FNA" may answer)
                 if hostile.search(normalize(sentence)):
                     continue  # instructions planted in a document are not answers
                 have = set(terms(sentence))
@@ -458,7 +513,7 @@ class ExtractiveAnswerer:
                 spelled = sum(weights.get(t, 0.0) for t in acronym_terms
                               if any(p <= have for p in synonyms.get(t, ())))
                 score = direct + via_section + synonym + loose + spelled
-                if patterns and any(p.search(sentence) for p in patterns):
+                if holds_asked:
                     score = (score + base) * 1.6
                 if score <= 0:
                     continue

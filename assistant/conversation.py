@@ -15,6 +15,10 @@ _PRONOUNS = re.compile(r"\b(lo|la|li|le|ne|esso|essa|questo|questa|quello|quella
                        r"loro|stesso|stessa)\b", re.IGNORECASE)
 
 
+# joins the previous question and the follow-up in a rewritten question
+JOINER = " — "
+
+
 @dataclass(frozen=True)
 class Turn:
     question: str
@@ -44,7 +48,7 @@ def rewrite(question: str, history: list[Turn], places: dict[str, str] | None = 
         previous = " ".join(kept)
     cleaned = re.sub(r"^\s*(e|ed|invece|ma|allora|quindi)\s+", "", question.strip(),
                      flags=re.IGNORECASE)
-    return f"{previous.rstrip(' ?')} — {cleaned}"
+    return f"{previous.rstrip(' ?')}{JOINER}{cleaned}"
 
 
 def answer_hint(question: str, history: list[Turn], places: dict | None = None) -> str:

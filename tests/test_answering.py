@@ -168,3 +168,52 @@ def test_lexical_index_of_another_analyzer_is_rebuilt(tmp_path, monkeypatch):
     assert BM25Index(tmp_path).load()
     monkeypatch.setattr(retrieval, "ANALYZER_VERSION", "older")
     assert not BM25Index(tmp_path).load()
+
+
+def test_follow_up_asks_what_the_follow_up_asks():
+    from assistant.answering import asked
+
+    assert asked("Quanto valeva l'Azione B — quante persone ne hanno beneficiato?") == ([], "perso")
+    assert asked("Quanto valeva l'Azione B — e a Casarano?") == (["amount"], None)
+    assert "funding" in asked("Chi gestisce il PUA — chi lo finanzia?")[0]
+    assert "address" not in asked_kinds("dormo in macchina e non ho più un indirizzo per i documenti")
+    assert "address" in asked_kinds("qual è l'indirizzo del PUA di Matino?")
+
+
+def test_counts_without_a_number_before_the_noun():
+    from assistant.answering import _count_pattern
+    from assistant.text import normalize
+
+    assert _count_pattern("assis").search(normalize("rapporto assistente sociale-abitanti di 1:5000"))
+    assert _count_pattern("voti").search(normalize("è stato approvato all’unanimità"))
+    assert not _count_pattern("perso").search(normalize("le persone fragili del territorio"))
+
+
+def test_funding_column_of_a_table_answers_who_pays():
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.retrieval import Hit
+    from assistant.store import StoredChunk
+
+    text = ("POTENZIAMENTO: realizzato congiuntamente da Ambito e Azienda sanitaria, garantisce "
+            "accesso unificato alle prestazioni.\n\nFNPS, FNA")
+    chunk = StoredChunk(id="pua", text=text, metadata={
+        "source": "lista.txt", "title": "Lista interventi", "section": "Punti Unici di Accesso"})
+    from assistant.expansion import QueryExpander
+
+    question = "Chi gestisce il PUA — chi lo finanzia?"
+    answer = ExtractiveAnswerer(min_evidence=0.1).answer(
+        question, [Hit(chunk, 1.0)], QueryExpander().expand(question))
+    assert not answer.refused
+    assert answer.answer.splitlines()[0].startswith("Punti Unici di Accesso: FNPS, FNA [1]")
+
+
+def test_question_naming_two_documents_is_answered_from_both(fake_assistant: Assistant):
+    from assistant.answering import named_groups
+
+    question = ("Quali attività per gli operatori sociali sono state finanziate in Val d'Enza "
+                "e a Galatina, e con quali importi?")
+    answer = fake_assistant.ask(question)
+    sources = {c.source for c in answer.citations}
+    assert {"val_enza_avviso_1_2019_pais.txt", "galatina_pnrr_m5c2.txt"} <= sources
+    assert len(named_groups(question, answer.hits)) == 2
+    assert named_groups("Quali progetti PNRR ha Galatina?", answer.hits) == []
