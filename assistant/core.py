@@ -112,7 +112,13 @@ class Assistant:
             if not force and version == self._state_version:
                 return
             if force or not self._bm25.load() or self._bm25.version != version:
-                self._bm25.build(list(self.store.iter_chunks()), version)
+                chunks, vectors = self.store.dump()
+                self._bm25.build(chunks, version, vectors)
+            elif self._bm25.vectors is None and self._bm25.ids:
+                # a lexical index saved without the vectors of exact filtered search
+                vectors = self.store.vectors(self._bm25.ids)
+                if vectors is not None:
+                    self._bm25.attach_vectors(vectors)
             self._derive_state()
             self._state_version = version
 

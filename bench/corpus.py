@@ -10,6 +10,8 @@ headings, paragraphs, bullet lists and ruled tables — what pypdf meets in real
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import random
 import re
 import textwrap
@@ -251,6 +253,8 @@ class PdfLayout:
         self.max_pages = max_pages
         self.pdf = FPDF(format="A4", unit="mm")
         self.pdf.core_fonts_encoding = "windows-1252"
+        # a fixed date: the same seed gives the same bytes, also across a second boundary
+        self.pdf.set_creation_date(datetime(2024, 1, 1, tzinfo=timezone.utc))
         self.pdf.set_auto_page_break(False)
         self.header = header[:110]
         self.y = PAGE_H

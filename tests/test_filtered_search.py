@@ -1,0 +1,121 @@
+"""Filtered dense search: an exact scan of the rows a filter accepts (vectors kept with the
+lexical index) must return what Chroma's metadata-filtered query returns, also when the
+filter keeps a handful of chunks that an unfiltered top-N would never show."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant import Assistant, HashingEmbedder, Settings
+from assistant.ingestion.chunking import Chunk
+from assistant.ingestion.pipeline import Ingestor
+from assistant.retrieval import BM25Index, Filters
+from assistant.store import Manifest
+
+SERVICES = ["assistenza domiciliare agli anziani", "trasporto sociale per disabili",
+            "centro diurno per minori", "sportello di segretariato sociale",
+            "mediazione familiare", "pronto intervento sociale", "housing first",
+            "servizio civile", "tirocini di inclusione", "asili nido comunali"]
+
+
+def _bot(tmp_path, sizes: dict[str, int]) -> Assistant:
+    """A store with ``sizes[ambito]`` chunks per ambito, added as an ingest would."""
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
+                        embedder="hashing")
+    bot = Assistant(settings, embedder=HashingEmbedder())
+    manifest = Manifest(settings.index_dir / "manifest.json")
+    for ambito, n in sizes.items():
+        source = f"{ambito.lower()}.txt"
+        chunks = [Chunk(f"{ambito}-{i:04d}", f"L'ambito di {ambito} offre il servizio di "
+                        f"{SERVICES[i % len(SERVICES)]}, scheda numero {i}.", source, None,
+                        "Servizi", i) for i in range(n)]
+        meta = {"title": f"Piano di {ambito}", "ambito": ambito, "doc_type": "piano di zona",
+                "region": "Puglia" if ambito != "Ancona" else "Marche", "year": 2022}
+        nodes = [Ingestor._node(c, meta) for c in chunks]
+        bot.store.add(nodes, bot.embedder.embed_passages([c.text for c in chunks]))
+        manifest.files[source] = {"hash": ambito, "chunks": n, "pages": 1}
+    manifest.save()
+    return bot
+
+
+@pytest.fixture
+def bot(tmp_path):
+    return _bot(tmp_path, {"Casarano": 400, "Galatina": 250, "Maglie": 3, "Ancona": 40})
+
+
+def _chroma_filtered(bot: Assistant, vector, k: int, filters: Filters):
+    return [(c.id, c.score) for c in bot.store.search(vector, k, filters.where())]
+
+
+@pytest.mark.parametrize("filters", [Filters(ambito="Maglie"), Filters(ambito="Ancona"),
+                                     Filters(ambito="Galatina", year=2022),
+                                     Filters(region="Marche"), Filters(ambito="Nessuno"),
+                                     Filters(region="Puglia", doc_type="piano di zona")])
+def test_exact_filtered_search_matches_chromas_filtered_query(bot, filters):
+    bot.refresh()
+    assert bot._bm25.vectors is not None
+    for question in ("assistenza domiciliare anziani", "mediazione familiare Maglie",
+                     "asili nido"):
+        vector = bot.embedder.embed_query(question)
+        exact = bot._bm25.dense_search(vector, 20, filters)
+        chroma = _chroma_filtered(bot, vector, 20, filters)
+        assert [cid for cid, _ in exact] == [cid for cid, _ in chroma] or \
+            sorted(s for _, s in exact) == pytest.approx(sorted(s for _, s in chroma), abs=1e-5)
+        assert [s for _, s in exact] == pytest.approx([s for _, s in chroma], abs=1e-5)
+
+
+def test_a_tiny_filtered_subset_is_found_though_absent_from_the_unfiltered_top(bot):
+    bot.refresh()
+    vector = bot.embedder.embed_query("assistenza domiciliare agli anziani")
+    unfiltered = {cid for cid, _ in bot.store.search_ids(vector, 50)}
+    assert not any(cid.startswith("Maglie") for cid in unfiltered)  # the hard case
+    hits = bot.retriever.retrieve("assistenza domiciliare agli anziani", 5,
+                                  Filters(ambito="Maglie"))
+    assert sorted(h.chunk.id for h in hits) == ["Maglie-0000", "Maglie-0001", "Maglie-0002"]
+    assert all(h.chunk.metadata["ambito"] == "Maglie" and h.chunk.text for h in hits)
+    top = hits[0]
+    assert top.chunk.id == "Maglie-0000" and top.dense_rank == 0 and top.dense_score > 0.5
+
+
+def test_filtered_hits_never_leave_the_filter_and_match_the_store_fallback(bot):
+    bot.refresh()
+    question = "trasporto sociale per disabili"
+    fast = bot.retriever.retrieve(question, 5, Filters(ambito="Ancona"))
+    assert len(fast) == 5 and all(h.chunk.metadata["ambito"] == "Ancona" for h in fast)
+    bot._bm25.vectors = None  # as an index without vectors: Chroma's filtered query
+    slow = bot.retriever.retrieve(question, 5, Filters(ambito="Ancona"))
+    assert [h.chunk.id for h in fast] == [h.chunk.id for h in slow]
+    assert [h.dense_score for h in fast] == pytest.approx([h.dense_score for h in slow],
+                                                          abs=1e-5)
+
+
+def test_vectors_are_saved_with_the_lexical_index_and_reloaded(bot, tmp_path):
+    bot.refresh()
+    folder = tmp_path / "index" / "bm25"
+    name = json.loads((folder / "ids.json").read_text())["vectors"]
+    assert [p.name for p in folder.glob("vectors-*")] == [name]
+    again = BM25Index(folder)
+    assert again.load() and again.vectors.shape == (693, 256)
+    assert np.allclose(np.linalg.norm(again.vectors, axis=1), 1.0, atol=1e-5)
+    row = again.ids.index("Maglie-0001")
+    stored = bot.store.vectors(["Maglie-0001"])[0]
+    assert float(again.vectors[row] @ stored) == pytest.approx(1.0, abs=1e-5)
+    # a lexical index saved before vectors existed gets them from the store at refresh
+    data = json.loads((folder / "ids.json").read_text())
+    data["vectors"] = None
+    (folder / "ids.json").write_text(json.dumps(data))
+    (folder / name).unlink()
+    fresh = Assistant(bot.settings, embedder=HashingEmbedder())
+    fresh.refresh()
+    assert fresh._bm25.vectors is not None and fresh._bm25.vectors.shape == (693, 256)
+    assert len(list(folder.glob("vectors-*.npy"))) == 1
+
+
+def test_unfiltered_dense_results_come_from_the_store_with_their_texts(bot):
+    bot.refresh()
+    hits = bot.retriever.retrieve("centro diurno per minori", 5)
+    assert len(hits) == 5 and all(h.chunk.text and h.chunk.metadata for h in hits)
+    assert any(h.dense_rank == 0 for h in hits)
