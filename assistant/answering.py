@@ -180,6 +180,17 @@ def named_groups(question: str, hits: list[Hit]) -> list[list[Hit]]:
     return [by_source[s] for s in named] if len(named) >= 2 else []
 
 
+def lead_in_items(text: str, lead_in: str) -> list[str]:
+    """The list items that follow a lead-in sentence ending with ":" in a passage (at most
+    12; descriptions between the items are left out), or else the sentence after it."""
+    found = sentences(text)
+    if lead_in not in found:
+        return []
+    after = found[found.index(lead_in) + 1:]
+    items = [x for x in after if is_list_item(x)]
+    return items[:12] if items else after[:1]
+
+
 def is_list_item(sentence: str) -> bool:
     """A fragment of a list: a bullet, or a lower-case start ("il consolidamento ...;")."""
     return bool(_ITEM.match(sentence)) or sentence[:1].islower()
@@ -386,6 +397,9 @@ def _synonyms(qterms: list[str], expansions: list[Expansion]) -> _Synonyms:
     return out
 
 
+HEADING_BONUS = 1.2
+
+
 class ExtractiveAnswerer:
     """Composes an Italian answer from the retrieved passages, with [n] citations."""
 
@@ -435,6 +449,14 @@ class ExtractiveAnswerer:
                 body = "; ".join(_strip_item(x) for x in group)
                 head = hit.chunk.section.rstrip(":.") + ": " if hit.chunk.section else ""
                 lines.append(f"{head}{body} [{cit.id}]")
+            elif sentence.endswith(":"):
+                # a lead-in ("Le azioni ammesse sono state:") says nothing without its list
+                group = [x for x in lead_in_items(hit.chunk.text, sentence) if x not in used]
+                used.add(sentence)
+                used.update(group)
+                cit.highlights.extend([sentence, *group])
+                body = "; ".join(_strip_item(x) for x in group)
+                lines.append(f"{sentence} {body} [{cit.id}]" if body else f"{sentence} [{cit.id}]")
             else:
                 used.add(sentence)
                 cit.highlights.append(sentence)
@@ -493,6 +515,11 @@ class ExtractiveAnswerer:
             # words of the document's title say which document, not which sentence
             title_terms = set(terms(hit.chunk.title or ""))
             local = {t: w * (0.5 if t in title_terms else 1.0) for t, w in weights.items()}
+            # a heading that the question spells out ("Le finalità dell'intervento", "Punti
+            # Unici di Accesso") heads the answer: its sentences count more
+            heading = [t for t in section_terms if t not in title_terms and t not in generic]
+            heading_match = sum(t in weights or t in extra for t in heading) / len(heading) \
+                if heading else 0.0
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
                 holds_asked = any(p.search(sentence) for p in patterns) or bool(
                     count and count.search(normalize(sentence)))
@@ -517,6 +544,7 @@ class ExtractiveAnswerer:
                     score = (score + base) * 1.6
                 if score <= 0:
                     continue
+                score *= 1.0 + HEADING_BONUS * heading_match
                 score /= 1.0 + len(have) / 40.0
                 score *= 1.0 / (1.0 + 0.15 * rank)
                 scored.append((score, rank, pos, hit, sentence))

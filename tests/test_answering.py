@@ -217,3 +217,48 @@ def test_question_naming_two_documents_is_answered_from_both(fake_assistant: Ass
     assert {"val_enza_avviso_1_2019_pais.txt", "galatina_pnrr_m5c2.txt"} <= sources
     assert len(named_groups(question, answer.hits)) == 2
     assert named_groups("Quali progetti PNRR ha Galatina?", answer.hits) == []
+
+
+def _hit(text: str, section: str = "", title: str = "Documento", source: str = "doc.txt"):
+    from assistant.retrieval import Hit
+    from assistant.store import StoredChunk
+
+    return Hit(StoredChunk(id=f"{source}:{section}:{len(text)}", text=text, metadata={
+        "source": source, "title": title, "section": section}), 1.0)
+
+
+def test_lead_in_sentence_brings_its_list():
+    from assistant.answering import ExtractiveAnswerer
+
+    text = ("Le azioni ammesse a finanziamento per l'Unione sono state:\n\n"
+            "1) AZIONE B - interventi socio educativi. TOTALE 35.169,00 €\n\n"
+            "Con l'obiettivo di affiancare i nuclei familiari.\n\n"
+            "2) AZIONE C - accordi di collaborazione in rete.")
+    answer = ExtractiveAnswerer(min_evidence=0.1, max_sentences=1).answer(
+        "Quali azioni sono state ammesse a finanziamento per l'Unione?", [_hit(text)])
+    assert answer.answer == ("Le azioni ammesse a finanziamento per l'Unione sono state: "
+                             "AZIONE B - interventi socio educativi; "
+                             "AZIONE C - accordi di collaborazione in rete [1]")
+
+
+def test_heading_the_question_spells_out_heads_the_answer():
+    from assistant.answering import ExtractiveAnswerer
+
+    plain = _hit("Le finalità dell'intervento: migliorare l'accesso ai servizi.",
+                 section="Premessa")
+    headed = _hit("Le finalità dell'intervento: migliorare l'accesso agli sportelli.",
+                  section="Le finalità dell'intervento")
+    answerer = ExtractiveAnswerer(min_evidence=0.1, max_sentences=1)
+    for hits in ([plain, headed], [headed, plain]):
+        answer = answerer.answer("Quali sono le finalità dell'intervento per l'accesso?", hits)
+        assert "sportelli" in answer.answer
+
+
+def test_why_questions_prefer_reasons():
+    from assistant.answering import ExtractiveAnswerer
+
+    text = ("L'Unione ha presentato il progetto nel 2021 con il decreto del ministero. "
+            "L'Unione ha presentato il progetto per rafforzare il servizio sociale.")
+    answer = ExtractiveAnswerer(min_evidence=0.1, max_sentences=1).answer(
+        "Perché l'Unione ha presentato il progetto?", [_hit(text)])
+    assert "per rafforzare" in answer.answer
