@@ -120,6 +120,7 @@ _ABBREVIATION = re.compile(r"(?:\b(?:n|nn|art|artt|dott|dott\.ssa|sig|sigg|pag|p
                            r"avv|ing|geom|rag|on|d|l|r|lett|co|cfr|vol|tab|fig|min|max)|"
                            r"\b[A-Z]|\b(?:[A-Z]\.){1,4}[A-Z]?)\.$", re.IGNORECASE)
 _ITEM = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
+_ITEM_NUMBER = re.compile(r"\d{1,2}[.)]")  # "1." opening a numbered item, not a sentence
 
 
 def sentences(text: str) -> list[str]:
@@ -133,7 +134,7 @@ def sentences(text: str) -> list[str]:
         pieces = _SENTENCE_END.split(para)
         merged: list[str] = []
         for piece in pieces:
-            if merged and _ABBREVIATION.search(merged[-1]):
+            if merged and (_ABBREVIATION.search(merged[-1]) or _ITEM_NUMBER.fullmatch(merged[-1])):
                 merged[-1] += " " + piece
             else:
                 merged.append(piece)

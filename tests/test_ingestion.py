@@ -40,6 +40,20 @@ def test_flattened_table_rows_become_sections():
     assert row.section.endswith("Servizio sociale professionale")
 
 
+def test_wrapped_pdf_line_is_not_a_heading():
+    # pypdf breaks lines by layout: a line ending "... Checklist. La" continues below
+    page = ("DETTAGLIO DELLA CHECKLIST\n"
+            "Dalla pagina che elenca i progetti si procede sul dettaglio di un progetto con la "
+            "relativa Checklist. La\n"
+            "pagina è strutturata in tre aree:\n"
+            "1. Intestazione, area sempre visibile con una pulsantiera.\n"
+            "Pag. 4 di 8\n")
+    blocks = split_blocks(clean_text(page), reflow=True)
+    assert {b.section for b in blocks} == {"DETTAGLIO DELLA CHECKLIST"}
+    assert "Checklist. La pagina è strutturata in tre aree:" in blocks[0].text
+    assert not any("Pag. 4" in b.text for b in blocks)
+
+
 def test_html_reader_drops_scripts_styles_iframes():
     html = ("<html><head><title>t</title><style>.x{}</style></head><body><h2>Servizi</h2>"
             "<p>Il SAD è attivo.</p><script>alert('x')</script><iframe>spam</iframe>"

@@ -52,12 +52,22 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)*\.?)\s+[A-ZÀ-Ü][^.;:!?]{2,80}$")
 
 
-def looks_like_heading(line: str, next_line: str | None) -> bool:
-    """A short line that does not end a sentence, set apart like a title."""
+_INNER_SENTENCE_END = re.compile(r"[a-zà-ù]{2}[.!?]\s+[A-ZÀ-Ü]")
+
+
+def looks_like_heading(line: str, next_line: str | None, reflow: bool = False) -> bool:
+    """A short line that does not end a sentence, set apart like a title.
+
+    In a PDF's text (``reflow``) a next line in lower case continues a wrapped sentence
+    ("... con la relativa Checklist. La" / "pagina è strutturata ..."); in web text it is
+    the list a title introduces ("L'area strategica: ..." / "con il ...").
+    """
     if _MD_HEADING.match(line):
         return True
+    if _INNER_SENTENCE_END.search(line):
+        return False  # a sentence ends inside it: prose, not a title
     # a title introducing a list that continues it ("L'area strategica: ..." / "con il ...")
-    introduces_list = next_line is not None and next_line[:1].islower()
+    introduces_list = not reflow and next_line is not None and next_line[:1].islower()
     if introduces_list and line.endswith(".") and not line.endswith(".."):
         line = line[:-1]
     limit = 140 if introduces_list else 90
@@ -76,7 +86,8 @@ def looks_like_heading(line: str, next_line: str | None) -> bool:
     if next_line is None:
         return False
     # a title before a longer paragraph, or before a list that continues it ("con il ...")
-    return len(next_line) > max(len(line) * 1.5, 60) or next_line[:1].islower()
+    return len(next_line) > max(len(line) * 1.5, 60) and not (reflow and next_line[:1].islower()) \
+        or introduces_list
 
 
 def _units(text: str, reflow: bool) -> list[str]:
@@ -101,14 +112,15 @@ def _units(text: str, reflow: bool) -> list[str]:
                 current = []
             continue
         nxt = following[index]
-        starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt) and not current
+        starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt, True) \
+            and not current
         ends_prev = bool(current) and current[-1][-1:] in ".:;!?" and len(current[-1]) < 0.8 * width
         if current and (starts_new or ends_prev or _BULLET.match(line)
                         or _NUMBERED_HEADING.match(line)):
             units.append(" ".join(current))
             current = []
         current.append(line)
-        if not current[1:] and looks_like_heading(line, nxt) and not _BULLET.match(line):
+        if not current[1:] and looks_like_heading(line, nxt, True) and not _BULLET.match(line):
             units.append(line)
             current = []
     if current:
@@ -135,7 +147,7 @@ def split_page(text: str, section: str | None = None,
     after_heading = False
     for index, unit in enumerate(units):
         nxt = units[index + 1] if index + 1 < len(units) else None
-        if looks_like_heading(unit, nxt):
+        if looks_like_heading(unit, nxt, reflow):
             match = _MD_HEADING.match(unit)
             heading = (match.group(2) if match else unit).strip().rstrip(".")
             # a title directly followed by a subtitle: keep both ("Parte prima › Anziani")
