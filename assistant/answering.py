@@ -68,8 +68,10 @@ def _config() -> dict[str, Any]:
                        re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None)
     generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
     count_words = tuple(normalize(w) for w in data["kinds"]["count"].get("words", ()))
+    count_labels = frozenset(normalize(w) for w in data["kinds"]["count"].get("labels", ()))
     hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
-    return {"kinds": kinds, "generic": generic, "hostile": hostile, "count_words": count_words}
+    return {"kinds": kinds, "generic": generic, "hostile": hostile, "count_words": count_words,
+            "count_labels": count_labels}
 
 
 def asked_kinds(question: str) -> list[str]:
@@ -327,7 +329,7 @@ class EvidenceScorer:
             for hit in hits:
                 for sentence in sentences(hit.chunk.text):
                     if kind == "count":
-                        ok = bool(_count_pattern(counted).search(normalize(sentence)))
+                        ok = holds_count(sentence, counted)
                     else:
                         ok = bool(pattern.search(sentence))
                     if not ok:
@@ -350,15 +352,41 @@ _NUMBER = (r"\b(?:\d+|due|tre|quattro|cinque|sei|sette|otto|nove|dieci|venti|cen
 _COUNT = re.compile(r"\bquant[ie]\s+(?:\w+\s+)?([a-z]{3,})")
 
 
-@lru_cache(maxsize=64)
-def _count_pattern(counted: str) -> re.Pattern[str]:
-    """A count of the noun on normalised text: "66 persone", "9 incontri", a ratio naming
-    it ("rapporto assistente sociale-abitanti di 1:5000"), or a count word ("unanimità")."""
-    noun = re.escape(counted)
-    alternatives = [_NUMBER + r"\s*(?:\w+\s+){0,2}?" + noun,
-                    r"\b" + noun + r"\w*(?:[\s-]+\w+){0,3}?\s+(?:di\s+|pari a\s+)?\d+:\d+",
-                    *(r"\b" + re.escape(w) for w in _config()["count_words"])]
-    return re.compile("|".join(alternatives))
+_COUNT_TOKEN = re.compile(r"\w+(?:[.,/:]\w+)*")
+_NUMBER_WORDS = frozenset("due tre quattro cinque sei sette otto nove dieci undici dodici venti "
+                          "trenta cento mille".split())
+_PLAIN_COUNT = re.compile(r"\d{1,3}(?:\.\d{3})*h?|\d+:\d+")  # "18", "1.200", "16h", "1:5000"
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+
+
+def holds_count(sentence: str, counted: str) -> bool:
+    """Whether a sentence gives a count of the noun: a number just before it ("66 persone",
+    "9 nuovi incontri") or a few words after it ("Azienda Sanitaria interessata tra le 18
+    AS", "rapporto assistente sociale-abitanti di 1:5000"), or a count word ("unanimità").
+    Years, dates, amounts, codes ("M5C2") and the numbers of labels ("Livello 2", "Missione
+    6", "n. 47") are not counts."""
+    text = normalize(sentence)
+    if any(re.search(r"\b" + re.escape(w), text) for w in _config()["count_words"]):
+        return True
+    tokens = _COUNT_TOKEN.findall(text)
+    if counted == "h":  # "quante ore": "16h", "2 ore"
+        if any(t[0].isdigit() and t.endswith("h") for t in tokens):
+            return True
+        nouns = [i for i, t in enumerate(tokens) if t in ("ore", "ora")]
+    else:
+        nouns = [i for i, t in enumerate(tokens) if t.startswith(counted)]
+    if not nouns:
+        return False
+    labels = _config()["count_labels"]
+    for i, token in enumerate(tokens):
+        number = token in _NUMBER_WORDS or (
+            bool(_PLAIN_COUNT.fullmatch(token)) and not _YEAR.fullmatch(token))
+        if not number or (i and tokens[i - 1] in labels) or \
+                tokens[i + 1:i + 2] in (["euro"], ["milioni"]):
+            continue
+        if any(-3 <= i - j < 0 or 0 < i - j <= 5 for j in nouns):
+            return True
+    return False
 
 
 def counted_noun(question: str) -> str | None:
@@ -502,7 +530,6 @@ class ExtractiveAnswerer:
         extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
         kinds, counted = asked(question)
         patterns = [_config()["kinds"][k][1] for k in kinds]
-        count = _count_pattern(counted) if counted else None
         base = 0.5 * max(weights.values(), default=1.0)
         hostile = _config()["hostile"]
         acronym_terms: set[str] = set()
@@ -523,7 +550,7 @@ class ExtractiveAnswerer:
                 if heading else 0.0
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
                 holds_asked = any(p.search(sentence) for p in patterns) or bool(
-                    count and count.search(normalize(sentence)))
+                    counted and holds_count(sentence, counted))
                 if len(sentence) < 12 and not holds_asked \
                         and not any(ch.isdigit() for ch in sentence):
                     continue  # a lone label says nothing by itself ("FNPS, FNA" may answer)

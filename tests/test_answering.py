@@ -180,13 +180,22 @@ def test_follow_up_asks_what_the_follow_up_asks():
     assert "address" in asked_kinds("qual è l'indirizzo del PUA di Matino?")
 
 
-def test_counts_without_a_number_before_the_noun():
-    from assistant.answering import _count_pattern
-    from assistant.text import normalize
+def test_counts_near_the_noun_but_not_labels_dates_or_years():
+    from assistant.answering import holds_count
 
-    assert _count_pattern("assis").search(normalize("rapporto assistente sociale-abitanti di 1:5000"))
-    assert _count_pattern("voti").search(normalize("è stato approvato all’unanimità"))
-    assert not _count_pattern("perso").search(normalize("le persone fragili del territorio"))
+    assert holds_count("rapporto assistente sociale-abitanti di 1:5000", "assis")
+    assert holds_count("è stato approvato all’unanimità", "voti")
+    assert holds_count("l’Azienda Sanitaria interessata tra le 18 AS della Regione", "azien")
+    assert holds_count("sono stati svolti 9 incontri con la responsabile", "incon")
+    assert holds_count("Livello minimo di 16h annue di gruppo", "h")
+    assert not holds_count("le persone fragili del territorio", "perso")
+    assert not holds_count("Utente Regione autocontrollo Livello 2 di progetti PNRR", "proget")
+    assert not holds_count("i progetti ammessi con decreto del 15/02/2021", "proget")
+    assert not holds_count("i progetti del 2021", "proget")
+    assert not holds_count("due gruppi appartamento che ospiteranno persone con disabilità",
+                           "perso")
+    assert not holds_count("Percorsi per persone con disabilità (M5C2 1.1.2) per 715.000 euro",
+                           "disab")
 
 
 def test_funding_column_of_a_table_answers_who_pays():
