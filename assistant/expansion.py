@@ -80,7 +80,8 @@ class QueryExpander:
         raw_tokens = re.findall(r"[\w.]+", question)
         for token in raw_tokens:
             key = normalize(token).replace(".", "")
-            if key in self.acronyms and (token.isupper() or len(key) > 3 or "." in token):
+            if key in self.acronyms and (token.isupper() or len(key) > 3 or "." in token
+                                         or sum(c.isupper() for c in token) >= 2):  # "RdC"
                 label, meaning, added = self.acronyms[key]
                 if all(e.term != label for e in found):
                     found.append(Expansion(label, meaning, added))

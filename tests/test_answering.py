@@ -271,3 +271,11 @@ def test_why_questions_prefer_reasons():
     answer = ExtractiveAnswerer(min_evidence=0.1, max_sentences=1).answer(
         "Perché l'Unione ha presentato il progetto?", [_hit(text)])
     assert "per rafforzare" in answer.answer
+
+
+def test_mixed_case_acronyms_are_expanded():
+    from assistant.expansion import QueryExpander
+
+    expander = QueryExpander()
+    assert [e.term for e in expander.expand("RdC nel progetto Val d'Enza sta per?")] == ["RDC"]
+    assert [e.term for e in expander.expand("Il Sad a Matino")] == []  # a capitalised word
