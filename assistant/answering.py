@@ -148,16 +148,22 @@ _PARTS = re.compile(r"\?+|[,;]?\s+e\s+(?=(?:quant[oiae]|qual[ei]?|cosa|come|chi|
                     r"perch|con qual|con che|a qual|in cosa|in che|cosa)\b)", re.IGNORECASE)
 
 
+_POINTS_BACK = re.compile(r"\b(?:quest[oaie]|quel|quell[oaie]|quei|quegli|tale|tali|"
+                         r"stess[oaie]|esso|essa|essi)\b", re.IGNORECASE)
+
+
 def question_parts(question: str) -> list[str]:
     """The parts of a compound question: split at question marks; a part too short to
-    stand alone ("quanto?") borrows the words of the first part."""
+    stand alone ("quanto?") or pointing back at the first ("in cosa consiste questo
+    servizio?") borrows the words of the first part."""
     pieces = [p.strip(" —-,") for p in _PARTS.split(question) if p and p.strip(" —-,")]
     if len(pieces) < 2:
         return [question]
     head = pieces[0]
     parts = [head]
     for piece in pieces[1:]:
-        parts.append(piece if len(key_terms(piece)) >= 2 else f"{head} {piece}")
+        alone = len(key_terms(piece)) >= 2 and not _POINTS_BACK.search(piece)
+        parts.append(piece if alone else f"{head} {piece}")
     return parts
 
 
@@ -427,6 +433,7 @@ def _synonyms(qterms: list[str], expansions: list[Expansion]) -> _Synonyms:
 
 
 HEADING_BONUS = 1.2
+SHARE_OF_TOP = 0.35  # a sentence scoring under this share of the best one is left out
 
 
 class ExtractiveAnswerer:
@@ -508,21 +515,33 @@ class ExtractiveAnswerer:
         groups = named_groups(question, hits)
         if len(parts) < 2 and not groups:
             return self.select(question, hits, expansions)
-        lists = [self.select(part, group, expansions) for part in parts
-                 for group in (groups or [hits])]
+        lists = []
+        for part in parts:
+            per_group = [self.scored(part, group, expansions) for group in (groups or [hits])]
+            # a document that holds nothing close to the best answer to this part adds nothing
+            floor = SHARE_OF_TOP * max((x[0][0] for x in per_group if x), default=0.0)
+            lists.extend([item for item in items if item[0] >= floor] for items in per_group)
         picked: list[tuple[Hit, str]] = []
         for rank in range(self.max_sentences):
             for items in lists:
-                if rank < len(items) and items[rank] not in picked \
+                if rank < len(items) and items[rank][1:] not in picked \
                         and len(picked) < self.max_sentences:
-                    picked.append(items[rank])
+                    picked.append(items[rank][1:])
         return picked
 
     def select(self, question: str, hits: list[Hit],
                expansions: list[Expansion]) -> list[tuple[Hit, str]]:
-        """Sentences that answer: they share the question's words (rare ones count more,
-        generic ones less), hold what it asks for (an amount, a date...), and come from the
-        better-ranked passages. Long sentences do not win by length alone."""
+        """The best sentences for a question, best first (see :meth:`scored`)."""
+        return [(hit, sentence) for _score, hit, sentence in
+                self.scored(question, hits, expansions)]
+
+    def scored(self, question: str, hits: list[Hit],
+               expansions: list[Expansion]) -> list[tuple[float, Hit, str]]:
+        """Sentences that answer, with their scores, best first and at most
+        ``max_sentences``: they share the question's words (rare ones count more, generic
+        ones less), hold what it asks for (an amount, a date...), and come from the
+        better-ranked passages. Long sentences do not win by length alone; sentences under
+        ``SHARE_OF_TOP`` of the best score are left out."""
         generic = _config()["generic"]
         qterms = list(dict.fromkeys(terms(question)))
         weights = {t: self.scorer.weight(t) * (0.3 if t in generic else 1.0) for t in qterms}
@@ -580,15 +599,14 @@ class ExtractiveAnswerer:
         if not scored:
             return []
         top = scored[0][0]
-        chosen = [x for x in scored if x[0] >= top * 0.35][:self.max_sentences]
-        chosen.sort(key=lambda x: (-x[0], x[1], x[2]))
-        picked: list[tuple[Hit, str]] = []
+        chosen = [x for x in scored if x[0] >= top * SHARE_OF_TOP][:self.max_sentences]
+        picked: list[tuple[float, Hit, str]] = []
         seen: set[str] = set()
-        for _score, _rank, _pos, hit, sentence in chosen:
+        for score, _rank, _pos, hit, sentence in chosen:
             key = normalize(sentence)
             if key not in seen:
                 seen.add(key)
-                picked.append((hit, sentence))
+                picked.append((score, hit, sentence))
         return picked
 
     def refusal(self, question: str, searched: str, expansions: list[Expansion],

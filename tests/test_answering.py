@@ -279,3 +279,26 @@ def test_mixed_case_acronyms_are_expanded():
     expander = QueryExpander()
     assert [e.term for e in expander.expand("RdC nel progetto Val d'Enza sta per?")] == ["RDC"]
     assert [e.term for e in expander.expand("Il Sad a Matino")] == []  # a capitalised word
+
+
+def test_part_pointing_back_borrows_the_first_part():
+    from assistant.answering import question_parts
+
+    parts = question_parts("Il piano di Casarano prevede le dimissioni protette? e in cosa "
+                           "consiste questo servizio secondo la lista nazionale?")
+    assert parts[1].startswith("Il piano di Casarano prevede le dimissioni protette")
+    parts = question_parts("Quanto vale il progetto? Quali attività finanzia a Galatina?")
+    assert parts[1] == "Quali attività finanzia a Galatina"
+
+
+def test_a_named_document_with_nothing_close_to_the_best_adds_nothing():
+    from assistant.answering import ExtractiveAnswerer
+
+    plan = _hit("Il consiglio comunale ha approvato il piano sociale di zona di Casarano.",
+                title="Piano sociale di zona di Casarano", source="casarano.txt")
+    leps = _hit("Garanzia per il paziente in dimissioni protette di assistenza a domicilio.",
+                section="Dimissioni protette", title="Lista interventi nazionale",
+                source="lista.txt")
+    answer = ExtractiveAnswerer(min_evidence=0.1).answer(
+        "Casarano e la lista nazionale prevedono le dimissioni protette?", [plan, leps])
+    assert [c.source for c in answer.citations] == ["lista.txt"]
