@@ -109,6 +109,7 @@ def test_question_analysis():
     assert "amount" in asked_kinds("Quanto vale il progetto?")
     assert "phone" in asked_kinds("qual è il numero di telefono del PUA?")
     assert "amount" not in asked_kinds("Quanto deve durare la supervisione?")
+    assert "deadline" in asked_kinds("Entro quale data va compilata la checklist?")
     assert counted_noun("quante persone ne hanno beneficiato?") == "perso"
     assert salient_terms("Quanto ha preso Maglie dal PNRR nel 2025?") == ["magl", "pnrr", "2025"]
     assert salient_terms("mio figlio ha 16 anni") == []
