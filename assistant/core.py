@@ -262,7 +262,11 @@ class Assistant:
         return [{"source": k, **v} for k, v in sorted(manifest.files.items())]
 
     def close(self) -> None:
+        """Release the store and the embedder's worker processes (both reopen on use)."""
         self._store = None
+        close = getattr(self.embedder, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass

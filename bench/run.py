@@ -25,6 +25,9 @@ from typing import Any
 
 from .tasks import dumps, run_task
 
+INGEST_VARIANTS = ("inprocess-use",)  # bench.proposals: the embedder before the worker pool
+QUERY_VARIANTS: tuple[str, ...] = ()  # questions run the same code in every variant
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STEPS = ("ingest", "corpus", "stores", "query", "startup", "concurrency")
@@ -131,8 +134,7 @@ class Bench:
         if "ingest" in steps:
             print("ingest of one long PDF", file=sys.stderr)
             self.ingest_step("ingest_pdf", self.one_pdf(40 if quick else 500),
-                             (None, "parallel-use", "process-use") if opts.embedder == "use"
-                             else (None,))
+                             (None, *INGEST_VARIANTS) if opts.embedder == "use" else (None,))
         if "corpus" in steps:
             print("ingest of a corpus", file=sys.stderr)
             self.ingest_step("ingest_corpus", self.corpus(
@@ -155,7 +157,7 @@ class Bench:
                     (folder / ".complete").read_text())
                 stores[n] = folder
         n_q = opts.questions or (40 if quick else 200)
-        variants = (None, "parallel-use") if opts.embedder == "use" else (None,)
+        variants = (None, *QUERY_VARIANTS) if opts.embedder == "use" else (None,)
         if "query" in steps:
             for n, folder in stores.items():
                 print(f"queries at {n} chunks", file=sys.stderr)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.corpus import PlanWriter, euro, make_corpus, pdf_sizes, write_pdf
@@ -105,16 +106,34 @@ def test_a_small_run_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_proposed_parallel_embedders_give_the_shipped_vectors():
-    """The speed-ups measured in BENCHMARKS.md must not change a single embedding."""
+def test_use_worker_pool_gives_the_in_process_vectors():
+    """The shipped USE embedder spreads large passage batches over forked workers: not a
+    single embedding may change, small batches and questions stay in this process, and
+    close() stops the workers."""
+    import multiprocessing
+
     from assistant.embedding.models import USEEmbedder
-    from bench.proposals import ParallelUSE, ProcessUSE
 
     texts = [f"Il servizio di assistenza domiciliare n. {i} dell'ambito di Casarano è "
              f"rivolto agli anziani." for i in range(70)]
-    shipped = USEEmbedder(batch_size=8).embed_passages(texts)
-    for variant in (ParallelUSE(batch_size=8), ProcessUSE(batch_size=8)):
-        got = variant.embed_passages(texts)
-        assert got.shape == shipped.shape
-        assert float((got * shipped).sum(axis=1).min()) > 0.9999
-    assert ParallelUSE().embed_query(texts[0]) @ shipped[0] > 0.9999
+    in_process = USEEmbedder(batch_size=8, threads=1).embed_passages(texts)
+    with USEEmbedder(batch_size=8, threads=2) as pooled:
+        small = pooled.embed_passages(texts[:10])
+        assert pooled._pool is None  # below pool_min_batch: computed here
+        got = pooled.embed_passages(texts)
+        assert pooled._pool is not None
+        workers = list((getattr(pooled._pool, "_processes", None) or {}).values())
+        expected = "process" if "fork" in multiprocessing.get_all_start_methods() else "thread"
+        assert pooled._pool_kind == expected
+        parts = [pooled.submit_passages(texts[i:i + 7]) for i in range(0, 70, 7)]
+        streamed = np.concatenate([p.result() for p in parts])
+        question = pooled.embed_query(texts[0])
+    for vectors in (got, streamed, small):
+        assert vectors.dtype == np.float32
+        n = len(vectors)
+        assert vectors.shape == (n, 512)
+        assert float((vectors * in_process[:n]).sum(axis=1).min()) > 0.9999
+    assert question @ in_process[0] > 0.9999
+    assert pooled._pool is None
+    if expected == "process":
+        assert len(workers) == 2 and all(not p.is_alive() for p in workers)

@@ -68,19 +68,41 @@ class Chunker:
         return f"chunker-v3:{self.chunk_size}:{self.chunk_overlap}"
 
     def chunk(self, source: str, pages: list[Page], reflow: bool = False) -> list[Chunk]:
-        chunks: list[Chunk] = []
-        section: str | None = None
+        stream = self.stream(source, reflow)
         for page in pages:
-            blocks, section = split_page(clean_text(page.text), section=section, reflow=reflow)
-            for group_section, texts in _group(blocks):
-                for piece in self._splitter.split_text("\n\n".join(texts)):
-                    piece = piece.strip()
-                    if not piece:
-                        continue
-                    ordinal = len(chunks)
-                    chunks.append(Chunk(chunk_id(source, ordinal, piece), piece, source,
-                                        page.number, group_section, ordinal))
-        return chunks
+            stream.add(page)
+        return stream.chunks
+
+    def stream(self, source: str, reflow: bool = False) -> "ChunkStream":
+        """Chunks page by page, as a document's pages are read (ingestion embeds the first
+        chunks of a long PDF while it reads the rest); the same chunks as :meth:`chunk`."""
+        return ChunkStream(self, source, reflow)
+
+
+class ChunkStream:
+    """The chunks of one document so far; :meth:`add` chunks its next page."""
+
+    def __init__(self, chunker: Chunker, source: str, reflow: bool = False) -> None:
+        self.chunker = chunker
+        self.source = source
+        self.reflow = reflow
+        self.chunks: list[Chunk] = []
+        self._section: str | None = None
+
+    def add(self, page: Page) -> list[Chunk]:
+        """Chunk the next page; returns its chunks (also appended to ``chunks``)."""
+        start = len(self.chunks)
+        blocks, self._section = split_page(clean_text(page.text), section=self._section,
+                                           reflow=self.reflow)
+        for group_section, texts in _group(blocks):
+            for piece in self.chunker._splitter.split_text("\n\n".join(texts)):
+                piece = piece.strip()
+                if not piece:
+                    continue
+                ordinal = len(self.chunks)
+                self.chunks.append(Chunk(chunk_id(self.source, ordinal, piece), piece,
+                                         self.source, page.number, group_section, ordinal))
+        return self.chunks[start:]
 
 
 def _group(blocks: list[Block]) -> list[tuple[str | None, list[str]]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from ..config import Settings
@@ -22,11 +23,12 @@ from ..embedding import Embedder
 from ..errors import DocumentError
 from ..store import ChunkStore, node_metadata
 from .catalog import CATALOG_NAME, Catalog
-from .chunking import Chunk, Chunker
+from .chunking import Chunk, Chunker, ChunkStream
 from .ocr import OCR, default_ocr
-from .readers import SUPPORTED_SUFFIXES, read_pages
+from .readers import SUPPORTED_SUFFIXES, Page, read_pages
 
 MANIFEST_NAME = "manifest.json"
+STORE_BATCH = 256  # chunks per store add while a long document is still being embedded
 Progress = Callable[[int, int, str], None]
 log = logging.getLogger(__name__)
 _DEFAULT = object()
@@ -202,36 +204,60 @@ class Ingestor:
             report.files_unchanged += 1
             report.pages += int(known.get("pages", 0))
             return
+        is_pdf = path.suffix.lower() == ".pdf"
+        stream = _EmbedStream(self.embedder, self.chunker, source, is_pdf, info.title)
         try:
-            pages = read_pages(path, data, ocr=self.ocr)
-            t1 = time.perf_counter()
-            report.add_time("parse", t1 - t0)
-            chunks = self.chunker.chunk(source, pages, reflow=path.suffix.lower() == ".pdf")
-        except DocumentError:
+            try:
+                pages = read_pages(path, data, ocr=self.ocr,
+                                   on_page=stream.page if is_pdf else None)
+                # chunked as the pages were read; again here if OCR replaced some pages
+                chunks = stream.finish(pages)
+            except DocumentError:
+                raise
+            except Exception as exc:  # a bug or an odd file must not stop the whole corpus
+                log.exception("cannot ingest %s", source)
+                raise DocumentError("unreadable",
+                                    f"{type(exc).__name__}: {exc}"[:200]) from exc
+            t2 = time.perf_counter()
+            report.add_time("parse", t2 - t0 - stream.chunk_seconds - stream.embed_seconds)
+            report.add_time("clean_chunk", stream.chunk_seconds)
+            if not chunks:
+                raise DocumentError("no_text")
+            meta = info.as_metadata()
+            nodes = [self._node(chunk, meta) for chunk in chunks]
+            parts = stream.parts()
+            t3 = time.perf_counter()
+            parts[0][2].result()  # an embedder that fails does so before the old version goes
+            embed_s = stream.embed_seconds + time.perf_counter() - t3
+            # forget the old version first: a crash between here and save() leaves the file
+            # out of the manifest, so the next run indexes it again from scratch
+            self.manifest.files.pop(source, None)
+            self.manifest.save()
+            self.store.delete_source(source)
+            store_s = 0.0
+            # store the parts as their vectors come, while the rest is embedded, in adds
+            # of at least STORE_BATCH chunks (Chroma's cost per add call is not small)
+            ready: list[np.ndarray] = []
+            first = 0
+            for index, (start, end, pending) in enumerate(parts):
+                t3 = time.perf_counter()
+                ready.append(pending.result())
+                t4 = time.perf_counter()
+                embed_s += t4 - t3
+                if end - first >= STORE_BATCH or index == len(parts) - 1:
+                    self.store.add(nodes[first:end], np.concatenate(ready))
+                    ready, first = [], end
+                    store_s += time.perf_counter() - t4
+        except BaseException:
+            stream.cancel()
             raise
-        except Exception as exc:  # a bug or an odd file must not stop the whole corpus
-            log.exception("cannot ingest %s", source)
-            raise DocumentError("unreadable", f"{type(exc).__name__}: {exc}"[:200]) from exc
-        t2 = time.perf_counter()
-        report.add_time("clean_chunk", t2 - t1)
-        if not chunks:
-            raise DocumentError("no_text")
-        meta = info.as_metadata()
-        nodes = [self._node(chunk, meta) for chunk in chunks]
-        vectors = self.embedder.embed_passages([c.embed_text(info.title) for c in chunks])
-        t3 = time.perf_counter()
-        report.add_time("embed", t3 - t2)
-        # forget the old version first: a crash between here and save() leaves the file
-        # out of the manifest, so the next run indexes it again from scratch
-        self.manifest.files.pop(source, None)
-        self.manifest.save()
-        self.store.delete_source(source)
-        self.store.add(nodes, vectors)
+        t5 = time.perf_counter()
         self.manifest.files[source] = {"hash": file_hash, "pages": len(pages),
                                        "chunks": len(chunks), "title": info.title,
                                        "indexed_at": time.time()}
         self.manifest.save()
-        report.add_time("store", time.perf_counter() - t3)
+        report.add_time("embed", embed_s)
+        report.add_time("store", store_s + time.perf_counter() - t5)
         report.files_indexed += 1
         report.pages += len(pages)
         report.pages_ocr += sum(1 for p in pages if p.ocr)
@@ -279,3 +305,91 @@ class Ingestor:
         node.excluded_embed_metadata_keys = list(node.metadata)
         node.excluded_llm_metadata_keys = list(node.metadata)
         return node
+
+
+class _EmbedStream:
+    """Chunks a document page by page as it is read and, when the embedder can work in
+    the background (``submit_passages``: USE's worker processes), sends every
+    ``group`` chunks to it at once, so that a long PDF is embedded while the rest of it
+    is parsed. Other embedders (and chunkers that override ``chunk``) get the whole
+    document at the end, as before."""
+
+    group = 64
+
+    def __init__(self, embedder: Embedder, chunker: Chunker, source: str, reflow: bool,
+                 title: str) -> None:
+        self.embedder = embedder
+        self.chunker = chunker
+        self.source = source
+        self.reflow = reflow
+        self.title = title
+        self.chunk_seconds = 0.0
+        self.embed_seconds = 0.0  # spent here submitting, or embedding in this process
+        self._submit = getattr(embedder, "submit_passages", None)
+        streams = self._submit is not None and type(chunker).chunk is Chunker.chunk
+        self._stream: ChunkStream | None = chunker.stream(source, reflow) if streams else None
+        self._chunks: list[Chunk] = []
+        self._pages: list[Page] = []
+        self._parts: list[tuple[int, int, object]] = []
+        self._sent = 0
+        self._error: BaseException | None = None
+
+    def page(self, page: Page) -> None:
+        """Called by the reader with each page as it is extracted."""
+        if self._stream is None or self._error is not None:
+            return
+        try:
+            self._pages.append(page)
+            t0 = time.perf_counter()
+            self._stream.add(page)
+            self.chunk_seconds += time.perf_counter() - t0
+            self._chunks = self._stream.chunks
+            if len(self._chunks) - self._sent >= self.group:
+                self._send(len(self._chunks))
+        except Exception as exc:  # noqa: BLE001 - raised again by finish(), not as a PDF error
+            self._error = exc
+
+    def finish(self, pages: list[Page]) -> list[Chunk]:
+        """All the chunks of ``pages`` (the pages the reader returned), the rest sent."""
+        if self._error is not None:
+            raise self._error
+        if self._stream is None or len(pages) != len(self._pages) or any(
+                a is not b for a, b in zip(pages, self._pages)):
+            # not streamed, or not the pages seen while reading (OCR replaced some)
+            self.cancel()
+            self._parts, self._sent = [], 0
+            t0 = time.perf_counter()
+            self._chunks = self.chunker.chunk(self.source, pages, reflow=self.reflow)
+            self.chunk_seconds += time.perf_counter() - t0
+        if self._sent < len(self._chunks):
+            self._send(len(self._chunks))
+        return self._chunks
+
+    def _send(self, end: int) -> None:
+        texts = [c.embed_text(self.title) for c in self._chunks[self._sent:end]]
+        t0 = time.perf_counter()
+        if self._submit is not None:
+            pending = self._submit(texts)
+        else:
+            pending = _Ready(self.embedder.embed_passages(texts))
+        self.embed_seconds += time.perf_counter() - t0
+        self._parts.append((self._sent, end, pending))
+        self._sent = end
+
+    def parts(self) -> list[tuple[int, int, object]]:
+        """(first chunk, end, pending vectors) in order; ``pending.result()`` waits."""
+        return list(self._parts)
+
+    def cancel(self) -> None:
+        for _start, _end, pending in self._parts:
+            cancel = getattr(pending, "cancel", None)
+            if cancel is not None:
+                cancel()
+
+
+class _Ready:
+    def __init__(self, vectors) -> None:
+        self._vectors = vectors
+
+    def result(self):
+        return self._vectors

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import DocumentError
 from .ocr import OCR
@@ -32,9 +32,12 @@ class Page:
     ocr: bool = False  # the text was read from the page image by OCR
 
 
-def read_pages(path: Path, data: bytes | None = None, ocr: OCR | None = None) -> list[Page]:
+def read_pages(path: Path, data: bytes | None = None, ocr: OCR | None = None,
+               on_page: Callable[[Page], None] | None = None) -> list[Page]:
     """Read a supported file; ``data`` may hold its bytes already; ``ocr`` reads scanned
-    PDF pages (without it, a PDF with no text layer is refused as ``needs_ocr``)."""
+    PDF pages (without it, a PDF with no text layer is refused as ``needs_ocr``).
+    ``on_page`` sees each PDF page's text layer as soon as it is extracted (before OCR
+    replaces any page: compare with the pages returned)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError("unsupported", suffix=suffix or "(nessuna)")
@@ -43,7 +46,7 @@ def read_pages(path: Path, data: bytes | None = None, ocr: OCR | None = None) ->
     if not data.strip():
         raise DocumentError("empty")
     if suffix == ".pdf":
-        return read_pdf(data, ocr)
+        return read_pdf(data, ocr, on_page)
     text = decode_text(data)
     if suffix in (".html", ".htm"):
         text = html_to_text(text)
@@ -107,7 +110,8 @@ def _quiet_pypdf() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def read_pdf(data: bytes, ocr: OCR | None = None) -> list[Page]:
+def read_pdf(data: bytes, ocr: OCR | None = None,
+             on_page: Callable[[Page], None] | None = None) -> list[Page]:
     """Text of each page with pypdf; encrypted PDFs open only with an empty password.
 
     Pages without a text layer go to ``ocr`` when it is available; a PDF with no text at
@@ -123,7 +127,7 @@ def read_pdf(data: bytes, ocr: OCR | None = None) -> list[Page]:
         # the end of the file is missing: an interrupted download or copy
         raise DocumentError("truncated_pdf", f"{len(data)} byte")
     with _quiet_pypdf():
-        pages, scanned = _pdf_pages(data)
+        pages, scanned = _pdf_pages(data, on_page)
     if scanned and ocr is not None and ocr.available():
         try:
             found = ocr.recognize(data, scanned)
@@ -140,7 +144,8 @@ def read_pdf(data: bytes, ocr: OCR | None = None) -> list[Page]:
     return pages
 
 
-def _pdf_pages(data: bytes) -> tuple[list[Page], list[int]]:
+def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None
+               ) -> tuple[list[Page], list[int]]:
     """The pages' text layer, and the numbers of the pages that look scanned (no text, or a
     few characters over an image)."""
     from pypdf import PdfReader
@@ -170,6 +175,8 @@ def _pdf_pages(data: bytes) -> tuple[list[Page], list[int]]:
             pages.append(Page(text=text, number=number))
             if not text.strip() or (len(text.strip()) < 16 and _has_images(page)):
                 scanned.append(number)
+            if on_page is not None:
+                on_page(pages[-1])
     except DocumentError:
         raise
     except RecursionError as exc:
