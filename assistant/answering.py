@@ -70,7 +70,9 @@ def _config() -> dict[str, Any]:
     count_words = tuple(normalize(w) for w in data["kinds"]["count"].get("words", ()))
     count_labels = frozenset(normalize(w) for w in data["kinds"]["count"].get("labels", ()))
     hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
+    document_date = re.compile(data["document_date_pattern"])
     return {"kinds": kinds, "generic": generic, "hostile": hostile, "count_words": count_words,
+            "document_date": document_date,
             "count_labels": count_labels}
 
 
@@ -504,8 +506,38 @@ class ExtractiveAnswerer:
                     or (len(section.split()) <= 8 and not cit.highlights[:-1]))
                 text = f"{section.rstrip(':.')}: {sentence}" if label else sentence
                 lines.append(f"{text} [{cit.id}]")
+        self._add_document_date(searched, hits, lines, citations, by_chunk)
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
+
+    @staticmethod
+    def _add_document_date(question: str, hits: list[Hit], lines: list[str],
+                           citations: list[Citation], by_chunk: dict[str, Citation]) -> None:
+        """A question about when a document came out ("la data dell'articolo", "quando è
+        stata pubblicata la notizia") gets the date the document carries at its top, first;
+        a date question whose chosen sentences hold no date gets it last."""
+        kinds, _counted = asked(question)
+        if "date" not in kinds:
+            return
+        about_document = bool(_config()["document_date"].search(" ".join(words(question))))
+        date_pattern = _config()["kinds"]["date"][1]
+        if not about_document and any(date_pattern.search(line) for line in lines):
+            return
+        cited = {c.source for c in citations}
+        dated = [h for h in hits if h.chunk.metadata.get("date")]
+        dated.sort(key=lambda h: h.chunk.source not in cited)  # a cited document first
+        if not dated:
+            return
+        hit = dated[0]
+        cit = by_chunk.get(hit.chunk.id) or next(
+            (c for c in citations if c.source == hit.chunk.source), None)
+        if cit is None:
+            cit = citation_for(hit, len(citations) + 1)
+            by_chunk[hit.chunk.id] = cit
+            citations.append(cit)
+        line = messages.text("document_date", title=hit.chunk.title,
+                             date=hit.chunk.metadata["date"]) + f" [{cit.id}]"
+        lines.insert(0, line) if about_document else lines.append(line)
 
     def select_for_parts(self, question: str, hits: list[Hit],
                          expansions: list[Expansion]) -> list[tuple[Hit, str]]:

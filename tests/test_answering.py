@@ -303,3 +303,22 @@ def test_a_named_document_with_nothing_close_to_the_best_adds_nothing():
     answer = ExtractiveAnswerer(min_evidence=0.1).answer(
         "Casarano e la lista nazionale prevedono le dimissioni protette?", [plan, leps])
     assert [c.source for c in answer.citations] == ["lista.txt"]
+
+
+def test_document_date_answers_when_an_article_was_published():
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.ingestion.cleaning import document_date
+
+    assert document_date("rotate-mobile\nLunedì, 29 Aprile 2024\nLa relazione") == "29 aprile 2024"
+    assert document_date("Sociale\n\nvenerdì 13 settembre 2019  10:03\n") == "13 settembre 2019"
+    assert document_date("• Data: 09.08.22\n") == "9 agosto 2022"
+    assert document_date("Il 3 marzo 2025 il consiglio ha approvato") is None
+    hit = _hit("Il consiglio comunale ha approvato all'unanimità il Piano sociale di zona.",
+               title="Piano sociale di Casarano")
+    hit.chunk.metadata["date"] = "29 aprile 2024"
+    answerer = ExtractiveAnswerer(min_evidence=0.1)
+    answer = answerer.answer("Quando è stato approvato il Piano? mi serve la data dell'articolo",
+                             [hit])
+    assert answer.answer.splitlines()[0] == "«Piano sociale di Casarano» porta la data 29 aprile 2024. [1]"
+    answer = answerer.answer("Chi ha approvato il Piano sociale di zona?", [hit])
+    assert "29 aprile 2024" not in answer.answer

@@ -40,6 +40,41 @@ def clean_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
 
+_MONTHS = ("gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre "
+           "novembre dicembre").split()
+_WRITTEN_DATE = re.compile(
+    r"^(?:[•\-–*]\s*)?(?:(?:data|pubblicat[oa](?: il)?|aggiornat[oa](?: il)?)\s*:?\s*)?"
+    r"(?:(?:luned|marted|mercoled|gioved|venerd)ì|sabato|domenica)?,?\s*"
+    r"(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})(?:,?\s+(?:ore\s+)?\d{1,2}[:.]\d{2})?$",
+    re.IGNORECASE)
+_NUMERIC_DATE = re.compile(
+    r"^(?:[•\-–*]\s*)?(?:data|pubblicat[oa](?: il)?)\s*:?\s*(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})$",
+    re.IGNORECASE)
+
+
+def document_date(first_page: str, lines: int = 12) -> str | None:
+    """The date a document carries at its top, as a line of its own ("Lunedì, 29 Aprile
+    2024", "venerdì 13 settembre 2019 10:03", "Data: 09.08.22", "Pubblicato il 3 marzo
+    2025"), written "29 aprile 2024"; None when its first lines hold no such line."""
+    seen = 0
+    for raw in first_page.split("\n"):
+        line = _SPACES.sub(" ", raw).strip()
+        if not line:
+            continue
+        seen += 1
+        if seen > lines:
+            break
+        match = _WRITTEN_DATE.match(line)
+        if match:
+            return f"{int(match.group(1))} {match.group(2).lower()} {match.group(3)}"
+        match = _NUMERIC_DATE.match(line)
+        if match and 1 <= int(match.group(2)) <= 12:
+            year = int(match.group(3))
+            year += 2000 if year < 100 else 0
+            return f"{int(match.group(1))} {_MONTHS[int(match.group(2)) - 1]} {year}"
+    return None
+
+
 @dataclass(frozen=True)
 class Block:
     """A paragraph or list item with the heading it sits under (``None`` before any)."""
