@@ -138,12 +138,34 @@ class ChunkStore:
         self.embedder = embedder
         self.client = client if client is not None else make_client(settings, create=create)
         self._ef = ChromaEmbeddingFunction(embedder)
-        self.collection = self.client.get_or_create_collection(
-            settings.collection,
-            embedding_function=self._ef,
-            configuration={"hnsw": {"space": "cosine"}},
-        )
+        self.collection = self._open_collection()
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+
+    def _open_collection(self) -> Any:
+        """The collection, created when missing: cosine space, our embedding function, and
+        no full-text index on the chunk texts (nothing searches them with
+        ``where_document``; it was a quarter of the cost of storing a chunk). An index
+        created before keeps its full-text index."""
+        from chromadb.errors import NotFoundError
+
+        name = self.settings.collection
+        try:
+            return self.client.get_collection(name, embedding_function=self._ef)
+        except NotFoundError:
+            pass
+        except ValueError:  # older clients say "does not exist" with a ValueError
+            pass
+        try:
+            from chromadb.api.types import FtsIndexConfig, Schema, VectorIndexConfig
+
+            schema = Schema().create_index(VectorIndexConfig(
+                space="cosine", embedding_function=self._ef)).delete_index(
+                key="#document", config=FtsIndexConfig())
+            self.client.create_collection(name, schema=schema)
+            return self.client.get_collection(name, embedding_function=self._ef)
+        except Exception:  # noqa: BLE001 - created meanwhile, or a server without schemas
+            return self.client.get_or_create_collection(
+                name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
 
     # ---- writing -------------------------------------------------------------------------
     def add(self, nodes: list[TextNode], embeddings: np.ndarray) -> None:
@@ -161,9 +183,7 @@ class ChunkStore:
         if self.settings.store == "http":
             self._drop_manifest_collection()
         self.client.delete_collection(self.settings.collection)
-        self.collection = self.client.get_or_create_collection(
-            self.settings.collection, embedding_function=self._ef,
-            configuration={"hnsw": {"space": "cosine"}})
+        self.collection = self._open_collection()
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
