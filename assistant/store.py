@@ -23,7 +23,7 @@ CHROMA_SUBDIR = "chroma"
 STATE_PREFIX = "state_"  # keys of the shared state in the collection's metadata
 MANIFEST_SUFFIX = "-manifest"  # side collection holding the manifest on a Chroma server
 _META_KEYS = ("source", "title", "page", "section", "doc_type", "ambito", "comuni", "region",
-              "province", "year", "ordinal", "url")
+              "province", "year", "ordinal", "url", "date")
 
 
 @dataclass(frozen=True)

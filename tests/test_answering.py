@@ -322,3 +322,12 @@ def test_document_date_answers_when_an_article_was_published():
     assert answer.answer.splitlines()[0] == "«Piano sociale di Casarano» porta la data 29 aprile 2024. [1]"
     answer = answerer.answer("Chi ha approvato il Piano sociale di zona?", [hit])
     assert "29 aprile 2024" not in answer.answer
+
+
+def test_ingest_records_the_document_date(fake_assistant: Assistant):
+    dates = {c.source: c.metadata.get("date") for c in fake_assistant.store.iter_chunks()}
+    assert dates["casarano_piano_sociale_2022_2024.txt"] == "29 aprile 2024"
+    assert dates["lista_interventi_piano_nazionale_2021_2023.txt"] is None
+    answer = fake_assistant.ask("Quando è stata pubblicata la notizia della Regione Marche "
+                                "sul potenziamento ATS con il FSE?")
+    assert "13 settembre 2019" in answer.answer.splitlines()[0]

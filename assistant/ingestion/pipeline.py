@@ -24,6 +24,7 @@ from ..errors import DocumentError
 from ..store import ChunkStore, node_metadata
 from .catalog import CATALOG_NAME, Catalog
 from .chunking import Chunk, Chunker, ChunkStream
+from .cleaning import document_date
 from .ocr import OCR, default_ocr
 from .readers import SUPPORTED_SUFFIXES, Page, read_pages
 
@@ -224,6 +225,9 @@ class Ingestor:
             if not chunks:
                 raise DocumentError("no_text")
             meta = info.as_metadata()
+            date = document_date(pages[0].text) if pages else None
+            if date:  # the dateline at the document's top ("Lunedì, 29 Aprile 2024")
+                meta["date"] = date
             nodes = [self._node(chunk, meta) for chunk in chunks]
             parts = stream.parts()
             t3 = time.perf_counter()
