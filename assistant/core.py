@@ -76,7 +76,13 @@ class Assistant:
     def ingest(self, corpus_dir: Path | None = None,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         with self._lock:
-            report = Ingestor(self.settings, self.store, self.embedder).run(corpus_dir, progress)
+            try:
+                report = Ingestor(self.settings, self.store, self.embedder).run(corpus_dir,
+                                                                                progress)
+            finally:
+                release = getattr(self.embedder, "close", None)
+                if release is not None:  # embedding workers live for one ingest
+                    release()
             self._checked_at = None  # the version decides whether anything is rebuilt
             self.refresh()
             return report

@@ -37,13 +37,14 @@ def markdown(r: dict) -> str:
         rows.append([label, res["pages"], res["chunks"], res["seconds"], res["pages_per_s"],
                      res["chunks_per_s"], st.get("parse"), st.get("clean_chunk"),
                      st.get("embed"), st.get("store"), round(st.get("bm25_and_state", 0), 2),
-                     res["maxrss_mb"], base["seconds"], res["ratio_to_pypdf"],
+                     res["maxrss_mb"], res.get("workers_maxrss_mb"), res.get("cpu_s"),
+                     res.get("workers_cpu_s"), base["seconds"], res["ratio_to_pypdf"],
                      res["reingest_unchanged_s"], _mb(res["disk_bytes"].get("total"))])
     if rows:
         lines += ["### Ingest", ""] + _table(
             ["input", "pages", "chunks", "total s", "pages/s", "chunks/s", "parse s",
              "clean+chunk s", "embed s", "store s", "BM25+state s", "peak MB",
-             "pypdf alone s", "× pypdf", "re-ingest unchanged s", "index on disk"], rows) + [""]
+             "worker peak MB", "CPU s", "workers' CPU s", "pypdf alone s", "× pypdf", "re-ingest unchanged s", "index on disk"], rows) + [""]
     stores = r.get("stores") or {}
     if stores:
         rows = []

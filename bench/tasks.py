@@ -104,7 +104,15 @@ def ingest(corpus_dir: str, index_dir: str, embedder: str, variant: str | None =
     t1 = time.perf_counter()
     again = bot.ingest()
     unchanged = time.perf_counter() - t1
+    bot.close()  # joins the embedding workers, so that their usage below is counted
+    import resource
+
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"variant": variant or "shipped", "model_load_s": round(load, 2),
+            # forked embedding workers: the largest one's resident set (most of it pages
+            # shared with this process) and their CPU time
+            "workers_maxrss_mb": round(workers.ru_maxrss / 1024, 1),
+            "workers_cpu_s": round(workers.ru_utime + workers.ru_stime, 2),
             "seconds": round(total, 2),
             "pages": report.pages, "chunks": report.chunks_added,
             "files": report.files_indexed, "skipped": len(report.skipped),
