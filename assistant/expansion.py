@@ -28,11 +28,24 @@ _CONNECTORS = {"di", "del", "della", "dello", "dei", "degli", "delle", "e", "ed"
                "al", "alla", "ai", "alle", "in", "il", "la", "lo", "le", "gli", "i", "d", "l"}
 
 
+_ACRONYM_THEN_PARENS = re.compile(r"\b([A-Z]{2,6})\s*\(([A-ZÀ-Üa-zà-ü][\w’' ]{3,80}?)\)")
+
+
+def _initials(phrase: str) -> str:
+    words_ = [normalize(w).strip("'") for w in phrase.replace("’", "'").replace("'", "' ").split()]
+    return "".join(w[:1] for w in words_ if w and w not in _CONNECTORS)
+
+
 def acronyms_defined_in(text: str) -> dict[str, str]:
     """Acronyms the documents define themselves: "Punto Unico di Accesso (PUA)",
-    "Assistenza domiciliare sociale (Sad)". The words before the parenthesis whose initials
-    spell the acronym (connectors such as "di", "della" skipped) are its meaning."""
+    "Assistenza domiciliare sociale (Sad)", or the other way round, "CIG (Codice
+    Identificativo Gara)". The words whose initials spell the acronym (connectors such as
+    "di", "della" skipped) are its meaning."""
     found: dict[str, str] = {}
+    for match in _ACRONYM_THEN_PARENS.finditer(text):
+        acro, phrase = match.group(1), match.group(2).strip()
+        if _initials(phrase) == acro.lower():
+            found.setdefault(acro, phrase)
     for match in _ACRONYM_IN_PARENS.finditer(text):
         acro = match.group(1)
         letters = normalize("".join(c for c in acro if c.isalpha()))

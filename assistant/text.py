@@ -12,8 +12,9 @@ _WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
 # single letters that the stopword filter would drop
 _DOTTED = re.compile(r"(?<![\w.])(?:[^\W\d_]{1,3}\.){2,}(?:[^\W\d_]{1,3}(?![\w.]))?")
 
-# Bumped whenever words()/terms() change, so that saved lexical indexes are rebuilt.
-ANALYZER_VERSION = "it-2"
+# Bumped whenever words()/terms() or the acronyms found in documents change, so that
+# saved lexical indexes are rebuilt.
+ANALYZER_VERSION = "it-3"
 
 
 def normalize(text: str) -> str:

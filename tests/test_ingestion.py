@@ -54,6 +54,33 @@ def test_wrapped_pdf_line_is_not_a_heading():
     assert not any("Pag. 4" in b.text for b in blocks)
 
 
+def test_running_headers_are_kept_once():
+    from assistant.ingestion.chunking import Chunker
+    from assistant.ingestion.readers import Page
+
+    header = "pag. {n} DSD-MUT-01-V01-Manuale utilizzo STRUMENTI DI MONITORAGGIO PNRR"
+    topics = ["accesso", "ricerca", "dettaglio", "salvataggio", "esiti", "note", "stampa",
+              "esportazione"]
+    pages = [Page(f"{header.format(n=n)}\nLa pagina spiega come si usa la funzione di "
+                  f"{topic} dell'applicativo di monitoraggio.", n)
+             for n, topic in enumerate(topics, 1)]
+    chunks = Chunker().chunk("manuale.pdf", pages, reflow=True)
+    text = "\n".join(c.text for c in chunks)
+    assert text.count("DSD-MUT-01-V01") == 1  # on the first page only
+    assert all("Manuale utilizzo" not in (c.section or "") for c in chunks)
+    assert all(any(f"funzione di {t}" in c.text for c in chunks) for t in topics)
+    short = Chunker().chunk("due.pdf", pages[:2], reflow=True)  # too few pages to tell
+    assert sum("DSD-MUT-01-V01" in c.text for c in short) == 2
+
+
+def test_acronym_defined_before_its_meaning():
+    from assistant.expansion import acronyms_defined_in
+
+    found = acronyms_defined_in("i dati di tutti CIG (Codice Identificativo Gara) e il CUP "
+                                "(vedi sopra) del Punto Unico di Accesso (PUA)")
+    assert found == {"CIG": "Codice Identificativo Gara", "PUA": "Punto Unico di Accesso"}
+
+
 def test_html_reader_drops_scripts_styles_iframes():
     html = ("<html><head><title>t</title><style>.x{}</style></head><body><h2>Servizi</h2>"
             "<p>Il SAD è attivo.</p><script>alert('x')</script><iframe>spam</iframe>"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from .cleaning import Block, clean_text, split_page
+from .cleaning import Block, clean_text, running_lines, split_page, strip_running_lines
 from .readers import Page
 
 _PIECES = re.compile(r"\w{1,6}|[^\w\s]")
@@ -65,12 +65,13 @@ class Chunker:
 
     @property
     def signature(self) -> str:
-        return f"chunker-v4:{self.chunk_size}:{self.chunk_overlap}"
+        return f"chunker-v5:{self.chunk_size}:{self.chunk_overlap}"
 
     def chunk(self, source: str, pages: list[Page], reflow: bool = False) -> list[Chunk]:
         stream = self.stream(source, reflow)
         for page in pages:
             stream.add(page)
+        stream.flush()
         return stream.chunks
 
     def stream(self, source: str, reflow: bool = False) -> "ChunkStream":
@@ -80,7 +81,15 @@ class Chunker:
 
 
 class ChunkStream:
-    """The chunks of one document so far; :meth:`add` chunks its next page."""
+    """The chunks of one document so far; :meth:`add` chunks its next page, :meth:`flush`
+    the pages still held when the document ends.
+
+    The first ``LOOKAHEAD`` pages are held until running headers and footers can be told
+    apart ("pag. 4 DSD-MUT-01-V01 - Manuale ...": the same line on most pages); they are
+    kept on the first page that has them only.
+    """
+
+    LOOKAHEAD = 6
 
     def __init__(self, chunker: Chunker, source: str, reflow: bool = False) -> None:
         self.chunker = chunker
@@ -88,12 +97,38 @@ class ChunkStream:
         self.reflow = reflow
         self.chunks: list[Chunk] = []
         self._section: str | None = None
+        self._held: list[Page] = []
+        self._running: frozenset[str] | None = None  # decided after LOOKAHEAD pages
+        self._seen_running: set[str] = set()  # kept once, on the first page with them
 
     def add(self, page: Page) -> list[Chunk]:
-        """Chunk the next page; returns its chunks (also appended to ``chunks``)."""
+        """Take the next page; returns the chunks made now (also appended to ``chunks``)."""
         start = len(self.chunks)
-        blocks, self._section = split_page(clean_text(page.text), section=self._section,
-                                           reflow=self.reflow)
+        if self._running is None:
+            self._held.append(page)
+            if len(self._held) >= self.LOOKAHEAD:
+                self._release()
+        else:
+            self._chunk_page(page)
+        return self.chunks[start:]
+
+    def flush(self) -> list[Chunk]:
+        """Chunk the pages still held (a document shorter than ``LOOKAHEAD`` pages)."""
+        start = len(self.chunks)
+        if self._running is None:
+            self._release()
+        return self.chunks[start:]
+
+    def _release(self) -> None:
+        self._running = running_lines([p.text for p in self._held])
+        held, self._held = self._held, []
+        for page in held:
+            self._chunk_page(page)
+
+    def _chunk_page(self, page: Page) -> None:
+        text = clean_text(strip_running_lines(page.text, self._running or frozenset(),
+                                              self._seen_running))
+        blocks, self._section = split_page(text, section=self._section, reflow=self.reflow)
         for group_section, texts in _group(blocks):
             for piece in self.chunker._splitter.split_text("\n\n".join(texts)):
                 piece = piece.strip()
@@ -102,7 +137,6 @@ class ChunkStream:
                 ordinal = len(self.chunks)
                 self.chunks.append(Chunk(chunk_id(self.source, ordinal, piece), piece,
                                          self.source, page.number, group_section, ordinal))
-        return self.chunks[start:]
 
 
 def _group(blocks: list[Block]) -> list[tuple[str | None, list[str]]]:

@@ -20,6 +20,45 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 _BULLET = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def _line_key(line: str) -> str:
+    return _DIGITS.sub("#", _SPACES.sub(" ", line).strip().lower())
+
+
+def running_lines(pages: list[str], share: float = 0.5) -> frozenset[str]:
+    """Running headers and footers of a printed document: lines (numbers aside) found on at
+    least ``share`` of its pages, in documents of three pages or more ("pag. 4 DSD-MUT-01 -
+    Manuale utilizzo ..."), as :func:`strip_running_lines` compares them."""
+    if len(pages) < 3:
+        return frozenset()
+    counts: dict[str, int] = {}
+    for text in pages:
+        for key in {_line_key(line) for line in text.split("\n")}:
+            if len(key) > 2:
+                counts[key] = counts.get(key, 0) + 1
+    floor = max(3, share * len(pages))
+    return frozenset(k for k, n in counts.items() if n >= floor)
+
+
+def strip_running_lines(text: str, running: frozenset[str], seen: set[str]) -> str:
+    """``text`` without the running lines already ``seen`` on an earlier page: each is kept
+    once, where it first appears (a document code such as "DSD-MUT-01-V01" is worth
+    finding; on every page it only breaks the text)."""
+    if not running:
+        return text
+    kept = []
+    for line in text.split("\n"):
+        key = _line_key(line)
+        if key in running:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def clean_text(text: str) -> str:
     """Normalise Unicode and whitespace and drop boilerplate lines.
 

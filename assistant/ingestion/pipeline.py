@@ -357,6 +357,11 @@ class _EmbedStream:
         """All the chunks of ``pages`` (the pages the reader returned), the rest sent."""
         if self._error is not None:
             raise self._error
+        if self._stream is not None:
+            t0 = time.perf_counter()
+            self._stream.flush()
+            self._chunks = self._stream.chunks
+            self.chunk_seconds += time.perf_counter() - t0
         if self._stream is None or len(pages) != len(self._pages) or any(
                 a is not b for a, b in zip(pages, self._pages)):
             # not streamed, or not the pages seen while reading (OCR replaced some)
