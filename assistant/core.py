@@ -233,7 +233,9 @@ class Assistant:
         if hint:
             dense_query += " " + hint
             extra += terms(hint)
-        hits = self._retrieve(dense_query, scopes, extra)
+        # the citizen's own words count twice against the words an expansion adds
+        lexical = terms(searched) * 2 + extra
+        hits = self._retrieve(dense_query, scopes, lexical)
         ignore = {stem(w) for w in words(place)} if place else set()
         return _Prepared(question, searched, scopes[0], place, expansions, hits, ignore)
 
@@ -246,13 +248,14 @@ class Assistant:
             answer.notice = f"{note} {answer.notice}" if answer.notice else note
         return answer
 
-    def _retrieve(self, query: str, scopes: list[Filters], extra: list[str]) -> list[Hit]:
+    def _retrieve(self, query: str, scopes: list[Filters], lexical: list[str]) -> list[Hit]:
         """Top chunks; a question naming several places gets the best of each, interleaved."""
         k = self.settings.top_k
         if len(scopes) == 1:
-            return self.retriever.retrieve(query, k, scopes[0], extra)
+            return self.retriever.retrieve(query, k, scopes[0], lexical_terms=lexical)
         per_scope = max(2, -(-k // len(scopes)) + 1)
-        lists = [self.retriever.retrieve(query, per_scope, scope, extra) for scope in scopes]
+        lists = [self.retriever.retrieve(query, per_scope, scope, lexical_terms=lexical)
+                 for scope in scopes]
         merged: list[Hit] = []
         seen: set[str] = set()
         for rank in range(per_scope):

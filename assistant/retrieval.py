@@ -285,14 +285,19 @@ class Retriever:
         self.dense_weight = dense_weight
 
     def retrieve(self, question: str, k: int, filters: Filters | None = None,
-                 extra_terms: list[str] | None = None) -> list[Hit]:
+                 extra_terms: list[str] | None = None,
+                 lexical_terms: list[str] | None = None) -> list[Hit]:
+        """Top ``k`` chunks for ``question`` (embedded for the dense side). The lexical
+        side searches ``lexical_terms`` when given, else the question's terms plus
+        ``extra_terms``."""
         filters = filters or Filters()
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
         if self.mode in ("dense", "hybrid"):
             dense = self._dense(self.embedder.embed_query(question), filters)
         if self.mode in ("bm25", "hybrid"):
-            query_terms = terms(question) + list(extra_terms or [])
+            query_terms = lexical_terms if lexical_terms is not None else \
+                terms(question) + list(extra_terms or [])
             lexical = self.bm25.search(query_terms, self.candidates, filters)
         scores: dict[str, float] = {}
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}

@@ -331,3 +331,13 @@ def test_ingest_records_the_document_date(fake_assistant: Assistant):
     answer = fake_assistant.ask("Quando è stata pubblicata la notizia della Regione Marche "
                                 "sul potenziamento ATS con il FSE?")
     assert "13 settembre 2019" in answer.answer.splitlines()[0]
+
+
+def test_lexical_terms_replace_the_question_words(fake_assistant: Assistant):
+    from assistant.retrieval import Retriever
+
+    bot = fake_assistant
+    lexical = Retriever(bot.store, bot.embedder, bot._bm25, "bm25", 20, 60, 0.5)
+    hits = lexical.retrieve("domanda qualsiasi", 3, lexical_terms=["unanim"])
+    assert "unanimità" in hits[0].chunk.text
+    assert lexical.retrieve("domanda qualsiasi", 3, lexical_terms=[]) == []
