@@ -65,8 +65,12 @@ class BM25Index:
         self.acronyms: dict[str, str] = {}  # defined by the documents themselves
         self._columns: dict[str, np.ndarray] = {}  # metadata field -> value per chunk
         self._masks: dict[tuple, np.ndarray] = {}  # filter -> accepted rows, per version
-        # unit dense vectors, row i for ids[i]: exact dense search inside a filter
+        # unit dense vectors for exact dense search inside a filter, grouped by region,
+        # ambito and source so that such a filter reads one contiguous slice:
+        # vectors[position[i]] is the vector of ids[i], order is the inverse permutation
         self.vectors: np.ndarray | None = None
+        self._order: np.ndarray | None = None
+        self._position: np.ndarray | None = None
         self._vectors_file: str | None = None
         self._bm25: Any = None
         self._lock = threading.Lock()
@@ -99,8 +103,7 @@ class BM25Index:
             self.acronyms = acronyms
             self._columns = {}
             self._masks = {}
-            self.vectors = _unit_rows(vectors, len(chunks))
-            self._vectors_file = None
+            self._set_vectors(vectors)
             self.version = version
         if self.folder:
             self.save()
@@ -108,10 +111,23 @@ class BM25Index:
     def attach_vectors(self, vectors: np.ndarray) -> None:
         """Dense vectors for an index loaded without them (saved by an older version)."""
         with self._lock:
-            self.vectors = _unit_rows(vectors, len(self.ids))
-            self._vectors_file = None
+            self._set_vectors(vectors)
         if self.folder and self.vectors is not None:
             self.save()
+
+    def _set_vectors(self, vectors: np.ndarray | None) -> None:
+        unit = _unit_rows(vectors, len(self.ids))
+        self._vectors_file = None
+        if unit is None:
+            self.vectors = self._order = self._position = None
+            return
+        keys = [np.unique(np.array([str(m.get(f)) for m in self.meta], dtype=object),
+                          return_inverse=True)[1] for f in ("source", "ambito", "region")]
+        order = np.lexsort(keys)  # stable: by region, then ambito, then source
+        self.vectors = np.ascontiguousarray(unit[order])
+        self._order = order.astype(np.int64)
+        self._position = np.empty_like(self._order)
+        self._position[self._order] = np.arange(len(order), dtype=np.int64)
 
     def save(self) -> None:
         assert self.folder is not None
@@ -123,10 +139,12 @@ class BM25Index:
             # a new name each time, named in ids.json: a crash between the two writes never
             # pairs the ids with another version's vectors
             vectors_file = f"vectors-{uuid.uuid4().hex[:12]}.npy"
-            tmp_vec = self.folder / (vectors_file + ".tmp")
-            with open(tmp_vec, "wb") as fh:
-                np.save(fh, np.asarray(self.vectors, dtype=np.float32))
-            tmp_vec.replace(self.folder / vectors_file)
+            for name, array in ((_order_file(vectors_file), self._order),
+                                (vectors_file, self.vectors)):
+                tmp_vec = self.folder / (name + ".tmp")
+                with open(tmp_vec, "wb") as fh:
+                    np.save(fh, np.asarray(array))
+                tmp_vec.replace(self.folder / name)
             self._vectors_file = vectors_file
         tmp = self.folder / "ids.json.tmp"
         tmp.write_text(json.dumps({"analyzer": ANALYZER_VERSION, "version": self.version,
@@ -135,8 +153,9 @@ class BM25Index:
                                    "acronyms": self.acronyms,
                                    "vectors": vectors_file}, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.folder / "ids.json")
+        keep = {vectors_file, _order_file(vectors_file)} if vectors_file else set()
         for old in self.folder.glob("vectors-*.npy*"):
-            if old.name != vectors_file:
+            if old.name not in keep:
                 try:
                     os.unlink(old)
                 except OSError:  # still mapped elsewhere (Windows): removed next time
@@ -156,15 +175,18 @@ class BM25Index:
             model = bm25s.BM25.load(str(self.folder / "model")) if data["ids"] else None
         except (OSError, ValueError, KeyError):
             return False
-        vectors = None
+        vectors = order = position = None
         name = data.get("vectors")
         if name:
             try:  # memory-mapped: loads at once, shared by the processes of one machine
                 vectors = np.load(self.folder / name, mmap_mode="r")
-                if vectors.ndim != 2 or vectors.shape[0] != len(data["ids"]):
-                    vectors = None
-            except (OSError, ValueError):
-                vectors = None
+                order = np.load(self.folder / _order_file(name))
+                if vectors.ndim != 2 or not vectors.shape[0] == len(order) == len(data["ids"]):
+                    raise ValueError("vectors do not match the ids")
+                position = np.empty_like(order)
+                position[order] = np.arange(len(order), dtype=order.dtype)
+            except (OSError, ValueError, IndexError):
+                vectors = order = position = None
         with self._lock:
             self._bm25, self.ids, self.meta = model, data["ids"], data["meta"]
             self.version = data.get("version")
@@ -172,7 +194,7 @@ class BM25Index:
             self.acronyms = data.get("acronyms", {})
             self._columns = {}
             self._masks = {}
-            self.vectors = vectors
+            self.vectors, self._order, self._position = vectors, order, position
             self._vectors_file = name if vectors is not None else None
         return True
 
@@ -201,22 +223,29 @@ class BM25Index:
         store's filtered query answers). Exact, so a filter that keeps a handful of chunks
         still finds them; at 100k chunks about 7 ms for an ambito, where Chroma's
         metadata-filtered query takes about 100 ms."""
-        ids, vectors = self.ids, self.vectors
+        ids, vectors, order, position = self.ids, self.vectors, self._order, self._position
         query = np.asarray(vector, dtype=np.float32).ravel()
-        if vectors is None or k < 1 or vectors.shape[0] != len(ids) \
+        if vectors is None or order is None or position is None or k < 1 \
+                or not vectors.shape[0] == len(order) == len(ids) \
                 or vectors.shape[1] != query.shape[0]:
             return None
         rows = np.flatnonzero(self._mask(filters))
         if rows.size == 0 or rows.size > len(ids):
             return []
-        norm = float(np.linalg.norm(query))
-        sims = np.take(vectors, rows, axis=0) @ (query / (norm or 1.0))
+        query = query / (float(np.linalg.norm(query)) or 1.0)
+        at = position[rows]
+        low, high = int(at.min()), int(at.max()) + 1
+        if high - low == len(at):  # an ambito, a region, a document: one slice, no copy
+            sims = vectors[low:high] @ query
+            at = np.arange(low, high)
+        else:
+            sims = np.take(vectors, at, axis=0) @ query
         if len(sims) > k:
             top = np.argpartition(-sims, k)[:k]
             top = top[np.argsort(-sims[top], kind="stable")]
         else:
             top = np.argsort(-sims, kind="stable")
-        return [(ids[rows[i]], float(sims[i])) for i in top]
+        return [(ids[order[at[i]]], float(sims[i])) for i in top]
 
     def _mask(self, filters: Filters) -> np.ndarray:
         """Chunks a filter accepts, from per-field columns built once per index version
@@ -237,6 +266,10 @@ class BM25Index:
         if key not in self._columns:
             self._columns[key] = np.array([m.get(key) for m in self.meta], dtype=object)
         return self._columns[key]
+
+
+def _order_file(vectors_file: str) -> str:
+    return vectors_file[:-len(".npy")] + ".order.npy"
 
 
 def _unit_rows(vectors: np.ndarray | None, rows: int) -> np.ndarray | None:

@@ -33,7 +33,8 @@ def _bot(tmp_path, sizes: dict[str, int]) -> Assistant:
                         f"{SERVICES[i % len(SERVICES)]}, scheda numero {i}.", source, None,
                         "Servizi", i) for i in range(n)]
         meta = {"title": f"Piano di {ambito}", "ambito": ambito, "doc_type": "piano di zona",
-                "region": "Puglia" if ambito != "Ancona" else "Marche", "year": 2022}
+                "region": "Puglia" if ambito != "Ancona" else "Marche",
+                "year": 2021 if ambito == "Galatina" else 2022}
         nodes = [Ingestor._node(c, meta) for c in chunks]
         bot.store.add(nodes, bot.embedder.embed_passages([c.text for c in chunks]))
         manifest.files[source] = {"hash": ambito, "chunks": n, "pages": 1}
@@ -51,7 +52,10 @@ def _chroma_filtered(bot: Assistant, vector, k: int, filters: Filters):
 
 
 @pytest.mark.parametrize("filters", [Filters(ambito="Maglie"), Filters(ambito="Ancona"),
+                                     Filters(ambito="Galatina", year=2021),
                                      Filters(ambito="Galatina", year=2022),
+                                     Filters(source="maglie.txt"),
+                                     Filters(year=2022),  # not one slice: rows gathered
                                      Filters(region="Marche"), Filters(ambito="Nessuno"),
                                      Filters(region="Puglia", doc_type="piano di zona")])
 def test_exact_filtered_search_matches_chromas_filtered_query(bot, filters):
@@ -96,13 +100,17 @@ def test_vectors_are_saved_with_the_lexical_index_and_reloaded(bot, tmp_path):
     bot.refresh()
     folder = tmp_path / "index" / "bm25"
     name = json.loads((folder / "ids.json").read_text())["vectors"]
-    assert [p.name for p in folder.glob("vectors-*")] == [name]
+    assert sorted(p.name for p in folder.glob("vectors-*")) == sorted(
+        [name, name.replace(".npy", ".order.npy")])
     again = BM25Index(folder)
     assert again.load() and again.vectors.shape == (693, 256)
     assert np.allclose(np.linalg.norm(again.vectors, axis=1), 1.0, atol=1e-5)
     row = again.ids.index("Maglie-0001")
     stored = bot.store.vectors(["Maglie-0001"])[0]
-    assert float(again.vectors[row] @ stored) == pytest.approx(1.0, abs=1e-5)
+    assert float(again.vectors[again._position[row]] @ stored) == pytest.approx(1.0, abs=1e-5)
+    # rows are grouped by region, ambito and source: an ambito is one slice
+    ambiti = [again.meta[i]["ambito"] for i in again._order]
+    assert sum(a != b for a, b in zip(ambiti, ambiti[1:])) == 3
     # a lexical index saved before vectors existed gets them from the store at refresh
     data = json.loads((folder / "ids.json").read_text())
     data["vectors"] = None
@@ -111,7 +119,7 @@ def test_vectors_are_saved_with_the_lexical_index_and_reloaded(bot, tmp_path):
     fresh = Assistant(bot.settings, embedder=HashingEmbedder())
     fresh.refresh()
     assert fresh._bm25.vectors is not None and fresh._bm25.vectors.shape == (693, 256)
-    assert len(list(folder.glob("vectors-*.npy"))) == 1
+    assert len(list(folder.glob("vectors-*.npy"))) == 2  # vectors and their order
 
 
 def test_unfiltered_dense_results_come_from_the_store_with_their_texts(bot):
