@@ -537,7 +537,10 @@ class ExtractiveAnswerer:
             citations.append(cit)
         line = messages.text("document_date", title=hit.chunk.title,
                              date=hit.chunk.metadata["date"]) + f" [{cit.id}]"
-        lines.insert(0, line) if about_document else lines.append(line)
+        if about_document:
+            lines.insert(0, line)
+        else:
+            lines.append(line)
 
     def select_for_parts(self, question: str, hits: list[Hit],
                          expansions: list[Expansion]) -> list[tuple[Hit, str]]:
