@@ -65,15 +65,20 @@ def test_streamed_ingest_stores_what_the_sequential_one_stores(long_pdf, tmp_pat
 def test_pages_replaced_after_reading_are_chunked_again():
     embedder = SubmittingEmbedder()
     chunker = Chunker()
-    text = "\n\n".join(f"Il servizio numero {i} aiuta le famiglie del comune." for i in range(40))
-    read = [Page(text, n) for n in range(1, 5)]
+    places = ["Casarano", "Matino", "Parabita", "Galatina", "Maglie", "Nardò", "Gallipoli",
+              "Ugento", "Tricase", "Otranto"]
+    services = ["assistenza domiciliare", "trasporto sociale", "centro diurno", "mediazione",
+                "segretariato sociale", "pronto intervento", "housing first", "tirocini"]
+    read = [Page("\n\n".join(f"A {place} il servizio di {service} aiuta le famiglie."
+                              for service in services for place in places[n:] + places[:n]),
+                 n + 1) for n in range(9)]  # more pages than the stream holds back
     stream = _EmbedStream(embedder, chunker, "x.pdf", True, "Titolo")
     stream.group = 4
     for page in read:
         stream.page(page)
     assert embedder.submitted  # parts were sent while reading
     final = read[:2] + [Page("Pagina letta con OCR: centro diurno per anziani.", 3, ocr=True),
-                        read[3]]
+                        *read[3:]]
     chunks = stream.finish(final)
     assert [c.id for c in chunks] == [c.id for c in chunker.chunk("x.pdf", final, True)]
     parts = stream.parts()
@@ -94,3 +99,17 @@ def test_a_chunker_bug_while_reading_surfaces_as_unreadable_not_corrupt(long_pdf
     report = Ingestor(settings, ChunkStore(settings, embedder), embedder,
                       chunker=Broken(), ocr=None).run()
     assert [(s.source, s.reason) for s in report.skipped] == [("piano.pdf", "unreadable")]
+
+
+def test_a_pdf_shorter_than_the_held_pages_is_stored_whole(tmp_path):
+    from bench.corpus import PlanWriter, write_pdf
+
+    corpus = tmp_path / "corto"
+    writer = PlanWriter(6)
+    write_pdf(writer, corpus / "breve.pdf", 3, writer.document_plan(2), "corto")
+    counts = []
+    for name, embedder in (("a", HashingEmbedder()), ("b", SubmittingEmbedder())):
+        bot = Assistant(Settings(corpus_dir=corpus, index_dir=tmp_path / name,
+                                 embedder="hashing"), embedder=embedder)
+        counts.append(bot.ingest().chunks_added)
+    assert counts[0] == counts[1] > 0
