@@ -34,6 +34,7 @@ class Citation:
     ambito: str | None = None
     doc_type: str | None = None
     chunk_id: str = ""
+    date: str | None = None  # the date the cited document carries at its top
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "source": self.source, "title": self.title, "page": self.page,
@@ -656,7 +657,7 @@ def citation_for(hit: Hit, number: int) -> Citation:
     chunk = hit.chunk
     return Citation(number, chunk.source, chunk.title, chunk.page, chunk.section, chunk.text,
                     ambito=chunk.metadata.get("ambito"), doc_type=chunk.metadata.get("doc_type"),
-                    chunk_id=chunk.id)
+                    chunk_id=chunk.id, date=chunk.metadata.get("date"))
 
 
 def _strip_item(sentence: str) -> str:

@@ -165,6 +165,9 @@ def assert_grounded(answer) -> None:
             continue
         ok = False
         for cit in (by_id[m] for m in markers):
+            # the assistant's own line giving the date the cited document carries at its top
+            ok = ok or bool(cit.date) and body == _flat(
+                messages.text("document_date", title=cit.title, date=cit.date))
             passage = _flat(cit.text)
             candidates = [body]
             if cit.section:
@@ -223,5 +226,17 @@ def test_grounding_check_can_fail(fake_assistant):
     answer = fake_assistant.ask(_demo_questions(1)[0])
     assert not answer.refused
     answer.answer += "\nIl servizio è gratuito per tutti. [1]"
+    with pytest.raises(AssertionError, match="not in the cited passage"):
+        assert_grounded(answer)
+
+
+def test_grounding_check_rejects_a_date_the_document_does_not_carry(fake_assistant):
+    answer = fake_assistant.ask(_demo_questions(1)[0])
+    cit = answer.citations[0]
+    cit.date = "9 agosto 2022"
+    answer.answer += "\n" + messages.text("document_date", title=cit.title, date=cit.date) + " [1]"
+    assert_grounded(answer)  # the document's own date: accepted
+    answer.answer += "\n" + messages.text("document_date", title=cit.title,
+                                          date="1 gennaio 1999") + " [1]"
     with pytest.raises(AssertionError, match="not in the cited passage"):
         assert_grounded(answer)
