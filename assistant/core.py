@@ -149,7 +149,8 @@ class Assistant:
     def retriever(self) -> Retriever:
         return Retriever(self.store, self.embedder, self._bm25, self.settings.retriever,
                          self.settings.candidates, self.settings.rrf_k,
-                         self.settings.dense_weight)
+                         self.settings.dense_weight, self.settings.fusion,
+                         self.settings.dense_share)
 
     # ---- questions -----------------------------------------------------------------------
     def check_question(self, question: str) -> str:

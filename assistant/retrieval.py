@@ -1,5 +1,6 @@
 """Retrieval: dense (Chroma through LlamaIndex), lexical (BM25, Italian stems) and their
-reciprocal-rank fusion, with filters by ambito, comune, document type and year."""
+fusion (scaled scores or reciprocal ranks), with filters by ambito, comune, document type
+and year."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ class BM25Index:
         self._position: np.ndarray | None = None
         self._vectors_file: str | None = None
         self._bm25: Any = None
+        self._rows: dict[str, int] | None = None  # chunk id -> position in ids
         self._lock = threading.Lock()
 
     def build(self, chunks: list[StoredChunk], version: str,
@@ -101,6 +103,7 @@ class BM25Index:
             self.meta = [c.metadata for c in chunks]
             self.df = df
             self.acronyms = acronyms
+            self._rows = None
             self._columns = {}
             self._masks = {}
             self._set_vectors(vectors)
@@ -192,6 +195,7 @@ class BM25Index:
             self.version = data.get("version")
             self.df = data.get("df", {})
             self.acronyms = data.get("acronyms", {})
+            self._rows = None
             self._columns = {}
             self._masks = {}
             self.vectors, self._order, self._position = vectors, order, position
@@ -200,21 +204,55 @@ class BM25Index:
 
     def search(self, question_terms: list[str], k: int,
                filters: Filters | None = None) -> list[tuple[str, float]]:
-        if self._bm25 is None or not question_terms:
+        return self.top(self.scores(question_terms, filters), k)
+
+    def top(self, scores: np.ndarray | None, k: int) -> list[tuple[str, float]]:
+        """(chunk id, score) of the ``k`` best chunks with a score above 0."""
+        if scores is None:
             return []
-        vocab = self._bm25.vocab_dict
-        query = [t for t in question_terms if t in vocab]
-        if not query:
-            return []
-        scores = self._bm25.get_scores(query)
-        if filters and not filters.is_empty():
-            scores = np.where(self._mask(filters), scores, 0.0)
         if len(scores) > k:
             top = np.argpartition(-scores, k)[:k]
             top = top[np.argsort(-scores[top])]
         else:
             top = np.argsort(-scores)
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def scores(self, question_terms: list[str],
+               filters: Filters | None = None) -> np.ndarray | None:
+        """BM25 score of every chunk (0 where a filter rejects it), in ``ids`` order; None
+        when no term of the question is in the index."""
+        if self._bm25 is None or not question_terms:
+            return None
+        vocab = self._bm25.vocab_dict
+        query = [t for t in question_terms if t in vocab]
+        if not query:
+            return None
+        scores = self._bm25.get_scores(query)
+        if filters and not filters.is_empty():
+            scores = np.where(self._mask(filters), scores, 0.0)
+        return scores
+
+    def rows(self, ids: list[str]) -> list[int | None]:
+        """Position of each chunk id in ``ids`` (None for one this index does not hold)."""
+        with self._lock:
+            if self._rows is None or len(self._rows) != len(self.ids):
+                self._rows = {cid: i for i, cid in enumerate(self.ids)}
+            rows = self._rows
+        return [rows.get(cid) for cid in ids]
+
+    def cosines(self, vector: np.ndarray, ids: list[str]) -> dict[str, float] | None:
+        """Cosine of ``vector`` with each chunk in ``ids`` from the kept unit vectors; None
+        when this index holds no vectors."""
+        vectors, position = self.vectors, self._position
+        query = np.asarray(vector, dtype=np.float32).ravel()
+        if vectors is None or position is None or vectors.shape[1] != query.shape[0]:
+            return None
+        query = query / (float(np.linalg.norm(query)) or 1.0)
+        found = [(cid, row) for cid, row in zip(ids, self.rows(ids)) if row is not None]
+        if not found:
+            return {}
+        sims = np.take(vectors, position[[row for _, row in found]], axis=0) @ query
+        return {cid: float(sim) for (cid, _), sim in zip(found, sims)}
 
     def dense_search(self, vector: np.ndarray, k: int,
                      filters: Filters) -> list[tuple[str, float]] | None:
@@ -300,13 +338,19 @@ class Hit:
 
 
 class Retriever:
-    """Top chunks for a question: ``dense``, ``bm25`` or ``hybrid`` (reciprocal-rank fusion)."""
+    """Top chunks for a question: ``dense``, ``bm25`` or ``hybrid``, fused by scaled scores
+    (``fusion="scores"``, the default setting) or by reciprocal ranks (``"rrf"``)."""
 
     def __init__(self, store: ChunkStore, embedder: Embedder, bm25: BM25Index,
                  mode: str = "hybrid", candidates: int = 20, rrf_k: int = 60,
-                 dense_weight: float = 1.0) -> None:
+                 dense_weight: float = 1.0, fusion: str = "scores",
+                 dense_share: float = 0.2) -> None:
         if mode not in ("dense", "bm25", "hybrid"):
             raise ValueError(f"mode must be dense, bm25 or hybrid, got {mode!r}")
+        if fusion not in ("rrf", "scores"):
+            raise ValueError(f"fusion must be rrf or scores, got {fusion!r}")
+        if not 0.0 <= dense_share <= 1.0:
+            raise ValueError(f"dense_share must be between 0 and 1, got {dense_share!r}")
         if candidates < 1:
             raise ValueError(f"candidates must be >= 1, got {candidates!r}")
         self.store = store
@@ -316,6 +360,8 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
+        self.fusion = fusion
+        self.dense_share = dense_share
 
     def retrieve(self, question: str, k: int, filters: Filters | None = None,
                  extra_terms: list[str] | None = None,
@@ -326,25 +372,59 @@ class Retriever:
         filters = filters or Filters()
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
+        vector = None
         if self.mode in ("dense", "hybrid"):
-            dense = self._dense(self.embedder.embed_query(question), filters)
+            vector = self.embedder.embed_query(question)
+            dense = self._dense(vector, filters)
+        all_lexical = None
         if self.mode in ("bm25", "hybrid"):
             query_terms = lexical_terms if lexical_terms is not None else \
                 terms(question) + list(extra_terms or [])
-            lexical = self.bm25.search(query_terms, self.candidates, filters)
-        scores: dict[str, float] = {}
+            all_lexical = self.bm25.scores(query_terms, filters)
+            lexical = self.bm25.top(all_lexical, self.candidates)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}
         bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical)}
-        for rank_map, weight in ((dense_rank, self.dense_weight), (bm25_rank, 1.0)):
-            for cid, rank in rank_map.items():
-                scores[cid] = scores.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
+        dense_scores = dict(dense)
+        scores = None
+        if self.fusion == "scores" and dense and lexical and vector is not None:
+            scores = self._score_fusion(vector, dense_scores, dict(lexical), all_lexical)
+        if scores is None:  # reciprocal-rank fusion (or a single retriever)
+            scores = {}
+            for rank_map, weight in ((dense_rank, self.dense_weight), (bm25_rank, 1.0)):
+                for cid, rank in rank_map.items():
+                    scores[cid] = scores.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
         order = sorted(scores, key=lambda cid: -scores[cid])[:k]
         # texts and metadata only for the chunks kept
         known = {c.id: c for c in self.store.get(order)}
-        dense_scores = dict(dense)
         return [Hit(_scored(known[cid], dense_scores.get(cid, 0.0)), scores[cid],
                      dense_rank.get(cid), bm25_rank.get(cid), dense_scores.get(cid, 0.0))
                 for cid in order if cid in known]
+
+    def _score_fusion(self, vector: np.ndarray, dense: dict[str, float],
+                      lexical: dict[str, float],
+                      all_lexical: np.ndarray | None) -> dict[str, float] | None:
+        """Both retrievers' scores for every candidate either of them found (the BM25 score
+        of a dense candidate, the cosine of a lexical one), each scaled to 0..1 over the
+        candidates and mixed, ``dense_share`` for the dense side. Unlike rank fusion, a
+        chunk that one retriever ranks far ahead is not overtaken by one that both rank
+        middling. None when the lexical index keeps no vectors (rank fusion then)."""
+        union = list(dict.fromkeys([*lexical, *dense]))
+        missing = [cid for cid in union if cid not in dense]
+        cosines = self.bm25.cosines(vector, missing) if missing else {}
+        if cosines is None:
+            return None
+        cos = {**cosines, **dense}
+        bm = dict(lexical)
+        for cid, row in zip(union, self.bm25.rows(union)):
+            if cid not in bm:
+                bm[cid] = float(all_lexical[row]) if all_lexical is not None \
+                    and row is not None else 0.0
+        top_bm = max(bm.values()) or 1.0
+        low = min(cos.get(c, 0.0) for c in union)
+        span = (max(cos.get(c, 0.0) for c in union) - low) or 1.0
+        share = self.dense_share
+        return {cid: (1 - share) * bm[cid] / top_bm + share * (cos.get(cid, low) - low) / span
+                for cid in union}
 
     def _dense(self, vector: np.ndarray, filters: Filters) -> list[tuple[str, float]]:
         """(chunk id, cosine) of the nearest chunks: the store's HNSW index without a
