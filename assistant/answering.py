@@ -19,7 +19,7 @@ from .conversation import JOINER
 from .datafiles import load_yaml
 from .expansion import Expansion
 from .retrieval import Hit
-from .text import normalize, stem, stopwords, terms, words
+from .text import normalize, prefix_phrases, stem, stopwords, terms, words
 
 
 @dataclass
@@ -64,7 +64,8 @@ def _config() -> dict[str, Any]:
     data = load_yaml("answering.yaml")
     kinds = {}
     for name, spec in data["kinds"].items():
-        kinds[name] = (tuple(tuple(normalize(w) for w in a.split()) for a in spec["asks"]),
+        kinds[name] = (prefix_phrases([tuple(normalize(w) for w in a.split())
+                                       for a in spec["asks"]]),
                        re.compile(spec["pattern"]), bool(spec.get("required")),
                        re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None)
     generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
@@ -79,20 +80,16 @@ def _config() -> dict[str, Any]:
 
 def asked_kinds(question: str) -> list[str]:
     """What the question asks for: amount, date, count, phone, email, hours, address."""
-    qwords = words(question)
-    plain = " ".join(qwords)
-    found = []
-    for name, (asks, _pattern, _req, asks_pattern) in _config()["kinds"].items():
-        if asks_pattern is not None and asks_pattern.search(plain):
-            found.append(name)
-            continue
-        for phrase in asks:
-            n = len(phrase)
-            if any(all(qwords[i + j].startswith(phrase[j]) for j in range(n))
-                   for i in range(len(qwords) - n + 1)):
-                found.append(name)
-                break
-    return found
+    return list(_asked_kinds(question))
+
+
+@lru_cache(maxsize=4096)
+def _asked_kinds(question: str) -> tuple[str, ...]:
+    plain = " ".join(words(question))
+    return tuple(name for name, (asks, _pattern, _req, asks_pattern)
+                 in _config()["kinds"].items()
+                 if (asks_pattern is not None and asks_pattern.search(plain))
+                 or (asks is not None and asks.search(plain)))
 
 
 def asked(question: str) -> tuple[list[str], str | None]:
@@ -102,12 +99,18 @@ def asked(question: str) -> tuple[list[str], str | None]:
     persone ne hanno beneficiato?") what the follow-up asks replaces what the previous
     question asked; a follow-up that asks nothing of its own ("e a Casarano?") keeps it.
     """
+    kinds, counted = _asked(question)
+    return list(kinds), counted
+
+
+@lru_cache(maxsize=4096)
+def _asked(question: str) -> tuple[tuple[str, ...], str | None]:
     if JOINER in question:
         focus = question.rsplit(JOINER, 1)[1]
-        kinds, counted = asked_kinds(focus), counted_noun(focus)
+        kinds, counted = _asked_kinds(focus), counted_noun(focus)
         if kinds or counted:
             return kinds, counted
-    return asked_kinds(question), counted_noun(question)
+    return _asked_kinds(question), counted_noun(question)
 
 
 def key_terms(question: str) -> list[str]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .datafiles import load_yaml
-from .text import normalize, terms, words
+from .text import normalize, prefix_phrases, terms, words
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class QueryExpander:
         if use_everyday:
             for rule in load_yaml("everyday.yaml")["rules"]:
                 triggers = [tuple(normalize(w) for w in t.split()) for t in rule["when"]]
-                self.rules.append((triggers, tuple(rule["add"])))
+                self.rules.append(([(t, prefix_phrases([t])) for t in triggers],
+                                   tuple(rule["add"])))
 
     def expand(self, question: str) -> list[Expansion]:
         found: list[Expansion] = []
@@ -98,10 +99,10 @@ class QueryExpander:
                 label, meaning, added = self.acronyms[key]
                 if all(e.term != label for e in found):
                     found.append(Expansion(label, meaning, added))
-        qwords = words(question)
+        plain = " ".join(words(question))
         for triggers, added in self.rules:
-            for trigger in triggers:
-                if _phrase_in(trigger, qwords):
+            for trigger, pattern in triggers:
+                if pattern is not None and pattern.search(plain):
                     found.append(Expansion(" ".join(trigger), ", ".join(added[:3]), added))
                     break
         return found
@@ -113,11 +114,3 @@ class QueryExpander:
             for phrase in exp.added:
                 out.extend(terms(phrase))
         return out
-
-
-def _phrase_in(trigger: tuple[str, ...], qwords: list[str]) -> bool:
-    n = len(trigger)
-    for i in range(len(qwords) - n + 1):
-        if all(qwords[i + j].startswith(trigger[j]) for j in range(n)):
-            return True
-    return False

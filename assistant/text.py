@@ -56,6 +56,17 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+def prefix_phrases(phrases: list[tuple[str, ...]]) -> re.Pattern[str] | None:
+    """One pattern finding, in words joined by single spaces (``" ".join(words(q))``), any
+    of ``phrases`` whose words each begin a word in turn: ("anzian", "non", "autosuff")
+    finds "anziani non autosufficienti". None for no phrases."""
+    alternatives = [" ".join(re.escape(w) + r"\S*" for w in phrase)
+                    for phrase in phrases if phrase]
+    if not alternatives:
+        return None
+    return re.compile(r"(?:^| )(?:" + "|".join(alternatives) + ")")
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content words: the vocabulary of lexical search and of evidence checks."""
     stops = stopwords()

@@ -191,3 +191,21 @@ def test_a_title_followed_by_a_subtitle_is_not_lost():
     for chunk in chunks:
         indexed |= words_of(chunk.text) | words_of(chunk.section or "")
     assert {"parte", "prima", "area"} <= indexed
+
+
+# ---- prefix phrases (asked kinds, everyday triggers) ------------------------------------
+def _prefix_phrase_in(phrase: tuple[str, ...], qwords: list[str]) -> bool:
+    """The plain definition: each word of the phrase begins a word of the question in turn."""
+    n = len(phrase)
+    return any(all(qwords[i + j].startswith(phrase[j]) for j in range(n))
+               for i in range(len(qwords) - n + 1))
+
+
+@FUZZ
+@given(st.lists(st.text(alphabet="abcn", min_size=1, max_size=3), min_size=1, max_size=3),
+       st.lists(st.text(alphabet="abcn", min_size=1, max_size=5), min_size=0, max_size=8))
+def test_prefix_phrases_pattern_matches_word_prefixes(phrase, qwords):
+    from assistant.text import prefix_phrases
+
+    pattern = prefix_phrases([tuple(phrase)])
+    assert bool(pattern.search(" ".join(qwords))) == _prefix_phrase_in(tuple(phrase), qwords)
