@@ -245,6 +245,35 @@ def salient_terms(question: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _named_measures() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(stems of a glossary phrase, stems of its acronyms) for every phrase of two content
+    words or more that the glossary spells out: "assegno di inclusione" -> ("assegn
+    inclusion", ("adi",))."""
+    by_phrase: dict[str, list[str]] = {}
+    for key, entry in load_yaml("glossary.yaml")["acronyms"].items():
+        acronym = stem(normalize(key).replace(".", ""))
+        for phrase in entry.get("expand", ()):
+            stems = terms(phrase)
+            if len(stems) >= 2:
+                by_phrase.setdefault(" ".join(stems), []).append(acronym)
+    return tuple((phrase, tuple(acros)) for phrase, acros in by_phrase.items())
+
+
+def unheld_measures(question: str, passages: list[str]) -> list[str]:
+    """The glossary measures the question names in full ("l'assegno di inclusione") that no
+    passage names, in full (its stems in a row) or by acronym: a passage about "inclusione"
+    and another about a "domanda" do not answer a question about that measure."""
+    asked_stems = f" {' '.join(terms(question))} "
+    named = [(p, a) for p, a in _named_measures() if f" {p} " in asked_stems]
+    if not named:
+        return []
+    texts = [f" {' '.join(terms(text))} " for text in passages]
+    return [phrase for phrase, acronyms in named
+            if not any(f" {phrase} " in t or any(f" {a} " in t for a in acronyms)
+                       for t in texts)]
+
+
 @dataclass
 class Evidence:
     """Why the passages do or do not support a question."""
@@ -302,6 +331,8 @@ class EvidenceScorer:
         union = set().union(*passages)
         missing = [t for t in salient_terms(question)
                    if t not in ignore and not synonyms.holds(t, union)]
+        missing += unheld_measures(question, [
+            " ".join((h.chunk.title, h.chunk.section or "", h.chunk.text)) for h in hits])
         missing_kinds, required = self._missing_kinds(question, hits, topic, synonyms)
         # everyday words the documents never use, translated by an expansion that a passage
         # holds whole ("straniero" -> "sportello immigrati")

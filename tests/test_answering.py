@@ -115,6 +115,18 @@ def test_question_analysis():
     assert salient_terms("mio figlio ha 16 anni") == []
 
 
+def test_a_measure_named_in_full_must_be_named_by_a_passage():
+    from assistant.answering import unheld_measures
+
+    question = "Come faccio la domanda per l'assegno di inclusione?"
+    scattered = ["Il Comune ha presentato domanda di ammissione.",
+                 "Fondi del PON Inclusione per l'assegno di cura."]
+    assert unheld_measures(question, scattered) == ["assegn inclusion"]
+    assert unheld_measures(question, ["L'Assegno di Inclusione si chiede all'INPS."]) == []
+    assert unheld_measures(question, ["Dal 2024 l'ADI sostituisce il reddito."]) == []
+    assert unheld_measures("Come faccio la domanda?", scattered) == []
+
+
 def test_ask_stream_ends_with_the_same_answer(fake_assistant: Assistant):
     question = "Quanto vale il progetto PNRR per la disabilità a Galatina?"
     events = list(fake_assistant.ask_stream(question))
