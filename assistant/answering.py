@@ -470,6 +470,7 @@ def _synonyms(qterms: list[str], expansions: list[Expansion]) -> _Synonyms:
 
 
 HEADING_BONUS = 1.2
+PLACE_WEIGHT = 0.2  # a resolved place's words in sentence choice
 SHARE_OF_TOP = 0.35  # a sentence scoring under this share of the best one is left out
 
 
@@ -498,7 +499,7 @@ class ExtractiveAnswerer:
         evidence = 0.0 if check.vetoed else check.score
         if evidence < self.min_evidence or not hits:
             return self.refusal(question, searched, expansions, evidence, hits)
-        picked = self.select_for_parts(searched, hits, expansions)
+        picked = self.select_for_parts(searched, hits, expansions, ignore_terms)
         if not picked:
             return self.refusal(question, searched, expansions, evidence, hits)
         citations: list[Citation] = []
@@ -577,17 +578,18 @@ class ExtractiveAnswerer:
         else:
             lines.append(line)
 
-    def select_for_parts(self, question: str, hits: list[Hit],
-                         expansions: list[Expansion]) -> list[tuple[Hit, str]]:
+    def select_for_parts(self, question: str, hits: list[Hit], expansions: list[Expansion],
+                         placed: set[str] | None = None) -> list[tuple[Hit, str]]:
         """A question in several parts ("Perché ...? Quali erano gli obiettivi?") gets the
         best sentences of each part in turn, so no part goes unanswered."""
         parts = question_parts(question)
         groups = named_groups(question, hits)
         if len(parts) < 2 and not groups:
-            return self.select(question, hits, expansions)
+            return self.select(question, hits, expansions, placed)
         lists = []
         for part in parts:
-            per_group = [self.scored(part, group, expansions) for group in (groups or [hits])]
+            per_group = [self.scored(part, group, expansions, placed)
+                         for group in (groups or [hits])]
             # a document that holds nothing close to the best answer to this part adds nothing
             floor = SHARE_OF_TOP * max((x[0][0] for x in per_group if x), default=0.0)
             lists.extend([item for item in items if item[0] >= floor] for items in per_group)
@@ -599,14 +601,14 @@ class ExtractiveAnswerer:
                     picked.append(items[rank][1:])
         return picked
 
-    def select(self, question: str, hits: list[Hit],
-               expansions: list[Expansion]) -> list[tuple[Hit, str]]:
+    def select(self, question: str, hits: list[Hit], expansions: list[Expansion],
+               placed: set[str] | None = None) -> list[tuple[Hit, str]]:
         """The best sentences for a question, best first (see :meth:`scored`)."""
         return [(hit, sentence) for _score, hit, sentence in
-                self.scored(question, hits, expansions)]
+                self.scored(question, hits, expansions, placed)]
 
-    def scored(self, question: str, hits: list[Hit],
-               expansions: list[Expansion]) -> list[tuple[float, Hit, str]]:
+    def scored(self, question: str, hits: list[Hit], expansions: list[Expansion],
+               placed: set[str] | None = None) -> list[tuple[float, Hit, str]]:
         """Sentences that answer, with their scores, best first and at most
         ``max_sentences``: they share the question's words (rare ones count more, generic
         ones less), hold what it asks for (an amount, a date...), and come from the
@@ -614,7 +616,13 @@ class ExtractiveAnswerer:
         ``SHARE_OF_TOP`` of the best score are left out."""
         generic = _config()["generic"]
         qterms = list(dict.fromkeys(terms(question)))
-        weights = {t: self.scorer.weight(t) * (0.3 if t in generic else 1.0) for t in qterms}
+        # a comune already turned into its ambito's filter ("a Matino": Casarano) says where
+        # to look, not what to say: sentences that merely name it do not answer; an ambito
+        # named as such ("i comuni dell'ambito di Casarano") stays what the question is about
+        ambiti = {t for h in hits for t in terms(str(h.chunk.metadata.get("ambito") or ""))}
+        placed = (placed or set()) - ambiti
+        weights = {t: self.scorer.weight(t) * (0.3 if t in generic else 1.0)
+                   * (PLACE_WEIGHT if t in placed else 1.0) for t in qterms}
         synonyms = _synonyms(qterms, expansions)
         extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
         kinds, counted = asked(question)

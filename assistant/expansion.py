@@ -101,9 +101,10 @@ class QueryExpander:
                     found.append(Expansion(label, meaning, added))
         plain = " ".join(words(question))
         for triggers, added in self.rules:
-            for trigger, pattern in triggers:
-                if pattern is not None and pattern.search(plain):
-                    found.append(Expansion(" ".join(trigger), ", ".join(added[:3]), added))
+            for _trigger, pattern in triggers:
+                match = pattern.search(plain) if pattern is not None else None
+                if match:  # labelled with the citizen's own words ("non e piu autosufficiente")
+                    found.append(Expansion(match.group(0).strip(), ", ".join(added[:3]), added))
                     break
         return found
 

@@ -353,3 +353,32 @@ def test_lexical_terms_replace_the_question_words(fake_assistant: Assistant):
     hits = lexical.retrieve("domanda qualsiasi", 3, lexical_terms=["unanim"])
     assert "unanimità" in hits[0].chunk.text
     assert lexical.retrieve("domanda qualsiasi", 3, lexical_terms=[]) == []
+
+
+def test_a_comune_turned_into_its_ambito_does_not_choose_the_sentences():
+    """"a Matino" became the Casarano filter: a sentence that merely names Matino does not
+    answer a question about rent help, but the ambito named as such still counts."""
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.retrieval import Hit
+    from assistant.store import StoredChunk
+
+    text = ("Aiuti alle famiglie nei Comuni di Casarano, Matino e Ruffano. "
+            "Sono previsti contributi per il sostegno all'affitto delle famiglie in difficoltà.")
+    chunk = StoredChunk(id="c", text=text, metadata={"source": "piano.txt", "title": "Piano",
+                                                    "ambito": "Casarano"})
+    bot = ExtractiveAnswerer(min_evidence=0.1, max_sentences=1)
+    question = "Abito a Matino, ci sono aiuti per l'affitto?"
+    assert "affitto" in bot.select(question, [Hit(chunk, 1.0)], [], {"matin"})[0][1]
+    assert "Matino" in bot.select(question, [Hit(chunk, 1.0)], [], set())[0][1]  # before
+    assert "Matino" in bot.select("Quali comuni sono con Matino e Ruffano?",
+                                  [Hit(chunk, 1.0)], [], set())[0][1]
+    assert "Matino" in bot.select("Quali comuni sono nell'ambito di Casarano?",
+                                  [Hit(chunk, 1.0)], [], {"casaran"})[0][1]
+
+
+def test_everyday_expansion_is_labelled_with_the_citizens_words():
+    from assistant.expansion import QueryExpander
+
+    found = QueryExpander().expand("Mia madre non è più autosufficiente, che aiuti ci sono?")
+    assert [e.term for e in found] == ["piu autosufficiente"]
+    assert "assistenza domiciliare" in found[0].added
