@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
 from .store import ChunkStore, Manifest
 from .text import normalize, stem, terms, words
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -105,6 +108,7 @@ class Assistant:
             if not force and self._checked_at is not None \
                     and now - self._checked_at < self.settings.state_check_seconds:
                 return
+            manifest: Manifest | None = None
             if self.settings.store == "http":  # shared by every process (docs/scale-out.md)
                 version = f"{self.store.get_state().get('version')}:{self.store.count()}"
             else:
@@ -117,9 +121,15 @@ class Assistant:
             self._checked_at = now
             if not force and version == self._state_version:
                 return
-            if force or not self._bm25.load() or self._bm25.version != version:
-                chunks, vectors = self.store.dump()
-                self._bm25.build(chunks, version, vectors)
+            loaded = not force and self._bm25.load()
+            if not loaded or self._bm25.version != version:
+                # the manifest is read before the store: a document that changes after it
+                # changes its entry, so the next refresh sees it
+                sources = _source_hashes(manifest if manifest is not None
+                                         else self.manifest())
+                if not (loaded and self._update_lexical(version, sources)):
+                    chunks, vectors = self.store.dump()
+                    self._bm25.build(chunks, version, vectors, sources)
             elif self._bm25.vectors is None and self._bm25.ids:
                 # a lexical index saved without the vectors of exact filtered search
                 vectors = self.store.vectors(self._bm25.ids)
@@ -127,6 +137,37 @@ class Assistant:
                     self._bm25.attach_vectors(vectors)
             self._derive_state()
             self._state_version = version
+
+    def _update_lexical(self, version: str, sources: dict[str, str]) -> bool:
+        """Bring the loaded lexical index up to date by dropping and adding only the
+        chunks that changed: those whose id is new or gone, and every chunk of a document
+        whose manifest entry changed (a catalog edit keeps the chunk ids but changes title
+        and metadata) or that the manifest does not list (perhaps being written). False
+        when a full build is needed instead: the index was saved without what an update
+        needs, or more than half of the store changed."""
+        bm25 = self._bm25
+        if bm25.sources is None or bm25.chunk_acronyms is None or not bm25.ids:
+            return False
+        order = self.store.ids()
+        present = set(order)
+        dirty = {s for s in set(bm25.sources) | set(sources)
+                 if bm25.sources.get(s) != sources.get(s)}
+        removed = [cid for cid, meta in zip(bm25.ids, bm25.meta)
+                   if cid not in present or meta.get("source") in dirty
+                   or meta.get("source") not in sources]
+        kept = set(bm25.ids).difference(removed)
+        added = [cid for cid in order if cid not in kept]
+        if len(removed) + len(added) > max(len(order), len(bm25.ids)) // 2:
+            return False
+        chunks, vectors = self.store.dump(ids=added)
+        if len(chunks) != len(added):  # deleted meanwhile: the store is being written
+            return False
+        try:
+            return bm25.update(chunks, removed, version, vectors, order=order,
+                               sources=sources)
+        except (OSError, ValueError, IndexError) as exc:  # unreadable token lists
+            log.warning("lexical index rebuilt in full: %s", exc)
+            return False
 
     def _derive_state(self) -> None:
         self.scorer.df = self._bm25.df
@@ -277,6 +318,12 @@ class Assistant:
         close = getattr(self.embedder, "close", None)
         if close is not None:
             close()
+
+
+def _source_hashes(manifest: Manifest) -> dict[str, str]:
+    """Each document the manifest lists, with what changes when it is indexed again."""
+    return {source: f"{entry.get('hash')}:{entry.get('chunks')}"
+            for source, entry in manifest.files.items()}
 
 
 @dataclass

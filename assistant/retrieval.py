@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +56,11 @@ class Filters:
 class BM25Index:
     """bm25s over stemmed Italian terms of every chunk (title and section included).
 
-    Saved under ``index/bm25`` with the manifest version it was built from; rebuilt from the
-    store when that version changes, so every process sees the same documents.
+    Saved under ``index/bm25`` with the manifest version it was built from, the token lists
+    of every chunk and the manifest entries (source -> hash) it reflects; when that version
+    changes, :meth:`update` drops and adds only the chunks that changed (their terms, the
+    acronyms they define, their vectors), and :meth:`build` indexes the whole store when
+    it cannot (no token lists, another analyzer, most of the store changed).
     """
 
     def __init__(self, folder: Path | None = None) -> None:
@@ -64,6 +70,11 @@ class BM25Index:
         self.meta: list[dict[str, Any]] = []
         self.df: dict[str, int] = {}
         self.acronyms: dict[str, str] = {}  # defined by the documents themselves
+        # chunk id -> the acronyms it defines (only chunks that define some): what removing
+        # a chunk takes away; ``acronyms`` is their union, the first chunk in ids order wins
+        self.chunk_acronyms: dict[str, dict[str, str]] | None = {}
+        # the manifest entries (source -> hash) this index reflects; None when unknown
+        self.sources: dict[str, str] | None = {}
         self._columns: dict[str, np.ndarray] = {}  # metadata field -> value per chunk
         self._masks: dict[tuple, np.ndarray] = {}  # filter -> accepted rows, per version
         # unit dense vectors for exact dense search inside a filter, grouped by region,
@@ -73,53 +84,152 @@ class BM25Index:
         self._order: np.ndarray | None = None
         self._position: np.ndarray | None = None
         self._vectors_file: str | None = None
+        self._tokens: _Tokens | None = None  # every chunk's terms, read when updating
+        self._tokens_file: str | None = None
+        self._model_dir: str | None = None
         self._bm25: Any = None
         self._rows: dict[str, int] | None = None  # chunk id -> position in ids
         self._lock = threading.Lock()
 
     def build(self, chunks: list[StoredChunk], version: str,
-              vectors: np.ndarray | None = None) -> None:
+              vectors: np.ndarray | None = None,
+              sources: dict[str, str] | None = None) -> None:
         """Index ``chunks``; ``vectors`` (their embeddings, in the same order) enable the
-        exact filtered dense search of :meth:`dense_search`."""
-        import bm25s
-
-        corpus = [terms(_search_text(c)) or ["_vuoto_"] for c in chunks]
-        model = bm25s.BM25()
+        exact filtered dense search of :meth:`dense_search`; ``sources`` (the manifest's
+        source -> hash, read before the chunks) lets a later :meth:`update` find the
+        documents that changed."""
         from .expansion import acronyms_defined_in
 
-        df: dict[str, int] = {}
-        for doc in corpus:
-            for term in set(doc):
-                df[term] = df.get(term, 0) + 1
-        acronyms: dict[str, str] = {}
-        for chunk in chunks:
-            for acro, phrase in acronyms_defined_in(chunk.text).items():
-                acronyms.setdefault(acro, phrase)
-        if corpus:
-            model.index(corpus, show_progress=False)
+        vocab: dict[str, int] = {}
+        docs = [[vocab.setdefault(t, len(vocab)) for t in _chunk_terms(c)] for c in chunks]
+        counts = np.zeros(len(vocab), dtype=np.int64)
+        for doc in docs:
+            counts[list(set(doc))] += 1
+        terms_list = list(vocab)
+        df = {terms_list[i]: int(n) for i, n in enumerate(counts)}
+        chunk_acronyms = {c.id: found for c in chunks if (found := acronyms_defined_in(c.text))}
+        tokens = _Tokens.from_docs(terms_list, docs)
+        model = _bm25_model(docs, vocab)
+        ids = [c.id for c in chunks]
         with self._lock:
-            self._bm25 = model if corpus else None
-            self.ids = [c.id for c in chunks]
+            self._bm25 = model
+            self.ids = ids
             self.meta = [c.metadata for c in chunks]
             self.df = df
-            self.acronyms = acronyms
-            self._rows = None
-            self._columns = {}
-            self._masks = {}
-            self._set_vectors(vectors)
+            self.chunk_acronyms = chunk_acronyms
+            self.acronyms = _union_acronyms(ids, chunk_acronyms)
+            self.sources = dict(sources) if sources is not None else None
+            self._tokens, self._tokens_file, self._model_dir = tokens, None, None
+            self._reset_caches()
+            self._set_vectors(_unit_rows(vectors, len(ids)))
             self.version = version
         if self.folder:
             self.save()
 
+    def update(self, added: list[StoredChunk], removed: list[str], version: str,
+               added_vectors: np.ndarray | None = None, order: list[str] | None = None,
+               sources: dict[str, str] | None = None) -> bool:
+        """Drop the ``removed`` chunks, index the ``added`` ones (only they are tokenised),
+        and put the chunks in ``order`` (the store's order, so that the result is the one
+        :meth:`build` would give over the whole store: same rows, scores, df, acronyms and
+        vector groups). ``added_vectors`` are the embeddings of ``added``; ``sources`` the
+        manifest entries read before the store. False, and nothing changed, when this index
+        cannot be updated (saved without token lists or vectors, ``order`` not made of the
+        kept and added chunks): :meth:`build` is then needed."""
+        from .expansion import acronyms_defined_in
+
+        tokens = self._tokens if self._tokens is not None else self._load_tokens()
+        if tokens is None or self.chunk_acronyms is None or len(tokens) != len(self.ids):
+            return False
+        rows = {cid: i for i, cid in enumerate(self.ids)}
+        added_ids = [c.id for c in added]
+        if len(set(added_ids)) != len(added_ids):
+            return False
+        gone = set(removed) | set(added_ids)  # an added chunk replaces its old version
+        kept_rows = np.array([i for i, cid in enumerate(self.ids) if cid not in gone],
+                             dtype=np.int64)
+        unit = None
+        if self.vectors is not None and self._position is not None:
+            new_unit = _unit_rows(added_vectors, len(added)) if added else \
+                np.empty((0, self.vectors.shape[1]), dtype=np.float32)
+            if new_unit is None or new_unit.shape[1] != self.vectors.shape[1]:
+                return False
+            unit = np.concatenate([np.asarray(self.vectors[self._position[kept_rows]]),
+                                   new_unit])
+        elif added_vectors is not None and len(added):
+            return False  # the kept chunks' vectors are missing: a build fetches them all
+        # rows of the combined list (kept chunks, then added ones) in the final order
+        names = [self.ids[i] for i in kept_rows] + added_ids
+        if order is None:
+            order = names
+        at = {cid: i for i, cid in enumerate(names)}
+        if len(order) != len(names) or len(at) != len(names) or not order:
+            return False
+        try:
+            perm = np.array([at[cid] for cid in order], dtype=np.int64)
+        except KeyError:
+            return False
+        # terms: removed chunks' leave df, added chunks' enter it
+        df = dict(self.df)
+        vocab_terms = list(tokens.vocab)
+        for row in sorted({rows[cid] for cid in gone if cid in rows}):
+            for term_id in np.unique(tokens.doc(row)):
+                term = vocab_terms[term_id]
+                left = df.get(term, 0) - 1
+                if left > 0:
+                    df[term] = left
+                else:
+                    df.pop(term, None)
+        vocab = {t: i for i, t in enumerate(vocab_terms)}
+        new_docs = [[vocab.setdefault(t, len(vocab)) for t in _chunk_terms(c)] for c in added]
+        vocab_terms = list(vocab)
+        for doc in new_docs:
+            for term_id in set(doc):
+                term = vocab_terms[term_id]
+                df[term] = df.get(term, 0) + 1
+        merged = tokens.select(kept_rows).extend(vocab_terms, new_docs).select(perm).compact()
+        if len(merged.vocab) != len(df) or set(merged.vocab) != set(df):
+            return False  # the saved df and token lists disagree: rebuild
+        docs = merged.lists()
+        model = _bm25_model(docs, {t: i for i, t in enumerate(merged.vocab)})
+        chunk_acronyms = {cid: found for cid, found in self.chunk_acronyms.items()
+                          if cid not in gone}
+        for chunk in added:
+            found = acronyms_defined_in(chunk.text)
+            if found:
+                chunk_acronyms[chunk.id] = found
+        meta_all = [self.meta[i] for i in kept_rows] + [c.metadata for c in added]
+        meta = [meta_all[i] for i in perm]
+        ids = list(order)
+        with self._lock:
+            self._bm25 = model
+            self.ids, self.meta, self.df = ids, meta, df
+            self.chunk_acronyms = chunk_acronyms
+            self.acronyms = _union_acronyms(ids, chunk_acronyms)
+            if sources is not None:
+                self.sources = dict(sources)
+            self._tokens, self._tokens_file, self._model_dir = merged, None, None
+            self._reset_caches()
+            self._set_vectors(None if unit is None else unit[perm])
+            self.version = version
+        if self.folder:
+            self.save()
+        return True
+
     def attach_vectors(self, vectors: np.ndarray) -> None:
         """Dense vectors for an index loaded without them (saved by an older version)."""
         with self._lock:
-            self._set_vectors(vectors)
+            self._set_vectors(_unit_rows(vectors, len(self.ids)))
         if self.folder and self.vectors is not None:
             self.save()
 
-    def _set_vectors(self, vectors: np.ndarray | None) -> None:
-        unit = _unit_rows(vectors, len(self.ids))
+    def _reset_caches(self) -> None:
+        self._rows = None
+        self._columns = {}
+        self._masks = {}
+
+    def _set_vectors(self, unit: np.ndarray | None) -> None:
+        """Keep ``unit`` (unit rows in ``ids`` order), grouped by region, ambito, source."""
         self._vectors_file = None
         if unit is None:
             self.vectors = self._order = self._position = None
@@ -133,40 +243,61 @@ class BM25Index:
         self._position[self._order] = np.arange(len(order), dtype=np.int64)
 
     def save(self) -> None:
+        """Write the index. Every large file gets a new name, named in ``ids.json`` (written
+        last, by a rename): a crash or another process reading meanwhile never pairs the
+        ids with another version's model, vectors or token lists."""
         assert self.folder is not None
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(self.folder / "model"))
+        model_dir = self._model_dir
+        if self._bm25 is not None and model_dir is None:
+            model_dir = f"model-{uuid.uuid4().hex[:12]}"
+            tmp_dir = self.folder / (model_dir + ".tmp")
+            self._bm25.save(str(tmp_dir))
+            tmp_dir.replace(self.folder / model_dir)
+            self._model_dir = model_dir
         vectors_file = self._vectors_file
         if self.vectors is not None and vectors_file is None:
-            # a new name each time, named in ids.json: a crash between the two writes never
-            # pairs the ids with another version's vectors
             vectors_file = f"vectors-{uuid.uuid4().hex[:12]}.npy"
             for name, array in ((_order_file(vectors_file), self._order),
                                 (vectors_file, self.vectors)):
-                tmp_vec = self.folder / (name + ".tmp")
-                with open(tmp_vec, "wb") as fh:
-                    np.save(fh, np.asarray(array))
-                tmp_vec.replace(self.folder / name)
+                _save_array(self.folder / name, array)
             self._vectors_file = vectors_file
+        tokens_file = self._tokens_file
+        if self._tokens is not None and tokens_file is None:
+            tokens_file = f"tokens-{uuid.uuid4().hex[:12]}"
+            self._tokens.save(self.folder, tokens_file)
+            self._tokens_file = tokens_file
         tmp = self.folder / "ids.json.tmp"
         tmp.write_text(json.dumps({"analyzer": ANALYZER_VERSION, "version": self.version,
                                    "ids": self.ids,
                                    "meta": self.meta, "df": self.df,
                                    "acronyms": self.acronyms,
-                                   "vectors": vectors_file}, ensure_ascii=False), encoding="utf-8")
+                                   "chunk_acronyms": self.chunk_acronyms,
+                                   "sources": self.sources,
+                                   "model": model_dir,
+                                   "vectors": vectors_file,
+                                   "tokens": tokens_file}, ensure_ascii=False),
+                       encoding="utf-8")
         tmp.replace(self.folder / "ids.json")
         keep = {vectors_file, _order_file(vectors_file)} if vectors_file else set()
-        for old in self.folder.glob("vectors-*.npy*"):
-            if old.name not in keep:
-                try:
+        keep |= set(_Tokens.files(tokens_file)) if tokens_file else set()
+        keep |= {model_dir} if model_dir else set()
+        for old in [*self.folder.glob("vectors-*.npy*"), *self.folder.glob("tokens-*"),
+                    *self.folder.glob("model-*"), self.folder / "model"]:
+            if old.name in keep or _being_written(old):
+                continue
+            try:
+                if old.is_dir():
+                    shutil.rmtree(old)
+                elif old.exists():
                     os.unlink(old)
-                except OSError:  # still mapped elsewhere (Windows): removed next time
-                    pass
+            except OSError:  # still mapped elsewhere (Windows): removed next time
+                pass
 
     def load(self) -> bool:
         """Load the saved index; False when there is none, it is unreadable or it was built
-        by another version of the Italian analyzer."""
+        by another version of the Italian analyzer. The token lists are read only when
+        :meth:`update` needs them."""
         import bm25s
 
         if not self.folder or not (self.folder / "ids.json").is_file():
@@ -175,7 +306,8 @@ class BM25Index:
             data = json.loads((self.folder / "ids.json").read_text(encoding="utf-8"))
             if data.get("analyzer") != ANALYZER_VERSION:
                 return False  # built with other words: rebuilt from the store
-            model = bm25s.BM25.load(str(self.folder / "model")) if data["ids"] else None
+            model_dir = data.get("model") or "model"
+            model = bm25s.BM25.load(str(self.folder / model_dir)) if data["ids"] else None
         except (OSError, ValueError, KeyError):
             return False
         vectors = order = position = None
@@ -195,12 +327,21 @@ class BM25Index:
             self.version = data.get("version")
             self.df = data.get("df", {})
             self.acronyms = data.get("acronyms", {})
-            self._rows = None
-            self._columns = {}
-            self._masks = {}
+            self.chunk_acronyms = data.get("chunk_acronyms")
+            self.sources = data.get("sources")
+            self._reset_caches()
             self.vectors, self._order, self._position = vectors, order, position
             self._vectors_file = name if vectors is not None else None
+            self._model_dir = data.get("model")
+            self._tokens, self._tokens_file = None, data.get("tokens")
         return True
+
+    def _load_tokens(self) -> "_Tokens | None":
+        """The saved token lists, when they match the ids (None otherwise)."""
+        if not self.folder or not self._tokens_file:
+            return None
+        tokens = _Tokens.load(self.folder, self._tokens_file)
+        return tokens if tokens is not None and len(tokens) == len(self.ids) else None
 
     def search(self, question_terms: list[str], k: int,
                filters: Filters | None = None) -> list[tuple[str, float]]:
@@ -324,6 +465,141 @@ def _unit_rows(vectors: np.ndarray | None, rows: int) -> np.ndarray | None:
 
 def _search_text(chunk: StoredChunk) -> str:
     return " ".join(x for x in (chunk.title, chunk.section or "", chunk.text) if x)
+
+
+EMPTY_TERM = "_vuoto_"  # the one term of a chunk without any (no real term has "_")
+
+
+class _Tokens:
+    """Every chunk's terms, compact: ``vocab`` (the term of each id), ``tokens`` (int32
+    term ids of all chunks, one after the other) and ``offsets`` (chunk ``i`` holds
+    ``tokens[offsets[i]:offsets[i + 1]]``). Saved as ``<stem>.npy``,
+    ``<stem>.offsets.npy`` and ``<stem>.vocab.json`` beside the index."""
+
+    def __init__(self, vocab: list[str], tokens: np.ndarray, offsets: np.ndarray) -> None:
+        if len(offsets) < 1 or int(offsets[0]) != 0 or int(offsets[-1]) != len(tokens):
+            raise ValueError(f"offsets must run from 0 to {len(tokens)}, got "
+                             f"{offsets[:1].tolist()}..{offsets[-1:].tolist()}")
+        self.vocab = vocab
+        self.tokens = np.asarray(tokens, dtype=np.int32)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+
+    @classmethod
+    def from_docs(cls, vocab: list[str], docs: list[list[int]]) -> "_Tokens":
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        tokens = np.fromiter(chain.from_iterable(docs), dtype=np.int32,
+                             count=int(offsets[-1]))
+        return cls(vocab, tokens, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def doc(self, row: int) -> np.ndarray:
+        return self.tokens[self.offsets[row]:self.offsets[row + 1]]
+
+    def select(self, rows: np.ndarray) -> "_Tokens":
+        """The chunks ``rows``, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = np.diff(self.offsets)[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        at = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + \
+            np.arange(int(offsets[-1]), dtype=np.int64)
+        return _Tokens(self.vocab, self.tokens[at], offsets)
+
+    def extend(self, vocab: list[str], docs: list[list[int]]) -> "_Tokens":
+        """These chunks followed by ``docs`` (ids in ``vocab``, which extends this one's)."""
+        if vocab[:len(self.vocab)] != self.vocab:
+            raise ValueError("the new vocabulary must extend the old one")
+        more = _Tokens.from_docs(vocab, docs)
+        return _Tokens(vocab, np.concatenate([self.tokens, more.tokens]),
+                       np.concatenate([self.offsets, more.offsets[1:] + self.offsets[-1]]))
+
+    def compact(self) -> "_Tokens":
+        """The same chunks with only the terms they use in the vocabulary."""
+        used = np.unique(self.tokens)
+        if len(used) == len(self.vocab):
+            return self
+        remap = np.full(len(self.vocab), -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        return _Tokens([self.vocab[i] for i in used], remap[self.tokens], self.offsets)
+
+    def lists(self) -> list[list[int]]:
+        flat, offsets = self.tokens.tolist(), self.offsets.tolist()
+        return [flat[a:b] for a, b in zip(offsets, offsets[1:])]
+
+    @staticmethod
+    def files(stem: str) -> tuple[str, str, str]:
+        return f"{stem}.npy", f"{stem}.offsets.npy", f"{stem}.vocab.json"
+
+    def save(self, folder: Path, stem: str) -> None:
+        tokens, offsets, vocab = self.files(stem)
+        _save_array(folder / tokens, self.tokens)
+        _save_array(folder / offsets, self.offsets)
+        tmp = folder / (vocab + ".tmp")
+        tmp.write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(folder / vocab)
+
+    @classmethod
+    def load(cls, folder: Path, stem: str) -> "_Tokens | None":
+        """The saved token lists; None when missing, unreadable or inconsistent."""
+        tokens_name, offsets_name, vocab_name = cls.files(stem)
+        try:
+            vocab = json.loads((folder / vocab_name).read_text(encoding="utf-8"))
+            tokens = np.load(folder / tokens_name)
+            offsets = np.load(folder / offsets_name)
+            if not isinstance(vocab, list) or tokens.ndim != 1 or offsets.ndim != 1 \
+                    or tokens.dtype.kind != "i" or offsets.dtype.kind != "i" \
+                    or (len(tokens) and not 0 <= int(tokens.min()) <= int(tokens.max())
+                        < len(vocab)) or np.any(np.diff(offsets) < 0):
+                return None
+            return cls([str(t) for t in vocab], tokens, offsets)
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def _chunk_terms(chunk: StoredChunk) -> list[str]:
+    return terms(_search_text(chunk)) or [EMPTY_TERM]
+
+
+def _bm25_model(docs: list[list[int]], vocab: dict[str, int]) -> Any:
+    """A bm25s model over chunks given as term ids (``vocab``: term -> id, ids 0..n-1);
+    the same scores as indexing the terms themselves, without converting them again."""
+    import bm25s
+
+    if not docs:
+        return None
+    model = bm25s.BM25()
+    model.index((docs, dict(vocab)), show_progress=False)
+    return model
+
+
+def _union_acronyms(ids: list[str], found: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Acronym -> phrase over the chunks in ``ids`` order; the first chunk defining one
+    wins."""
+    acronyms: dict[str, str] = {}
+    for cid in ids:
+        for acro, phrase in found.get(cid, {}).items():
+            acronyms.setdefault(acro, phrase)
+    return acronyms
+
+
+def _being_written(path: Path) -> bool:
+    """A temporary file or folder of a save in progress (another process's, perhaps); one
+    left by a crash is removed after an hour."""
+    if not path.name.endswith(".tmp"):
+        return False
+    try:
+        return time.time() - path.stat().st_mtime < 3600
+    except OSError:
+        return True
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.asarray(array))
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)
