@@ -74,7 +74,8 @@ def _config() -> dict[str, Any]:
     hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
     document_date = re.compile(data["document_date_pattern"])
     return {"kinds": kinds, "generic": generic, "hostile": hostile, "count_words": count_words,
-            "document_date": document_date,
+            "document_date": document_date, "list": re.compile(data["list_pattern"]),
+            "list_max": int(data.get("list_max", 8)),
             "count_labels": count_labels}
 
 
@@ -193,6 +194,53 @@ def named_groups(question: str, hits: list[Hit]) -> list[list[Hit]]:
     named = [s for s in by_source
              if own[s] - set().union(*(own[o] for o in own if o != s))]
     return [by_source[s] for s in named] if len(named) >= 2 else []
+
+
+def listing_topic(question: str) -> tuple[str, list[str]] | None:
+    """What a question asks to list, as written and as stems: "Quali sono le aree
+    strategiche del piano?" -> ("aree strategiche", ["are", "strateg"]). None when it asks
+    no list, lists only generic things ("quali sono i servizi") or asks a kind of fact."""
+    kinds, counted = asked(question)
+    if counted or any(kind != "reason" for kind in kinds):
+        return None
+    match = _config()["list"].search(" ".join(words(question)))
+    if not match:
+        return None
+    generic = _config()["generic"]
+    what = match.group("what")
+    head = terms(what.split()[0])
+    if not head or head[0] in generic:
+        return None  # "quali progetti PNRR": projects, not headings, are asked for
+    return what, [t for t in terms(what) if t not in generic]
+
+
+def listed_sections(question: str, hits: list[Hit]) -> list[Hit]:
+    """For a question asking to list what a document's headings name, the first passage
+    of each heading of the best-ranked such document that names it, in the document's
+    order; empty when fewer than two headings do."""
+    topic = listing_topic(question)
+    if topic is None:
+        return []
+    wanted = set(topic[1])
+    by_source: dict[str, dict[str, Hit]] = {}
+    for hit in hits:
+        section = hit.chunk.section
+        if not section or not wanted <= set(terms(section)):
+            continue
+        first = by_source.setdefault(hit.chunk.source, {})
+        known = first.get(section)
+        if known is None or _ordinal(hit) < _ordinal(known):
+            first[section] = hit
+    for source in dict.fromkeys(h.chunk.source for h in hits):  # best-ranked first
+        found = by_source.get(source, {})
+        if len(found) >= 2:
+            return sorted(found.values(), key=_ordinal)
+    return []
+
+
+def _ordinal(hit: Hit) -> int:
+    value = hit.chunk.metadata.get("ordinal")
+    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def lead_in_items(text: str, lead_in: str) -> list[str]:
@@ -499,6 +547,9 @@ class ExtractiveAnswerer:
         evidence = 0.0 if check.vetoed else check.score
         if evidence < self.min_evidence or not hits:
             return self.refusal(question, searched, expansions, evidence, hits)
+        listed = listed_sections(searched, hits)
+        if listed:
+            return self.list_headings(question, searched, listed, expansions, evidence, hits)
         picked = self.select_for_parts(searched, hits, expansions, ignore_terms)
         if not picked:
             return self.refusal(question, searched, expansions, evidence, hits)
@@ -545,6 +596,28 @@ class ExtractiveAnswerer:
         self._add_document_date(searched, hits, lines, citations, by_chunk)
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
+
+    @staticmethod
+    def list_headings(question: str, searched: str, listed: list[Hit],
+                      expansions: list[Expansion], evidence: float, hits: list[Hit]
+                      ) -> Answer:
+        """One line per heading that names what the question lists, in the document's
+        order: the heading and the first sentence under it, cited."""
+        what = listing_topic(searched)
+        notice = messages.text("listed_headings", title=listed[0].chunk.title,
+                               count=len(listed), what=what[0] if what else "")
+        lines: list[str] = []
+        citations: list[Citation] = []
+        for hit in listed[:_config()["list_max"]]:
+            cit = citation_for(hit, len(citations) + 1)
+            citations.append(cit)
+            first = next(iter(sentences(hit.chunk.text)), "")
+            body = _strip_item(first) if is_list_item(first) else first
+            cit.highlights.append(first)
+            section = (hit.chunk.section or "").rstrip(":.")
+            lines.append(f"{section}: {body} [{cit.id}]" if body else f"{section} [{cit.id}]")
+        return Answer(question, "\n".join(lines), False, citations, expansions, searched,
+                      notice=notice, evidence=evidence, hits=hits)
 
     @staticmethod
     def _add_document_date(question: str, hits: list[Hit], lines: list[str],

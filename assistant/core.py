@@ -9,7 +9,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .answering import Answer, EvidenceScorer, ExtractiveAnswerer
+from .answering import Answer, EvidenceScorer, ExtractiveAnswerer, listing_topic
 from .config import Settings
 from .conversation import Turn, answer_hint, rewrite
 from .embedding import Embedder, make_embedder
@@ -17,6 +17,7 @@ from .errors import IndexMissingError, QuestionError
 from .expansion import QueryExpander
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
+from .sections import first_chunks_of_sections
 from .store import ChunkStore, Manifest
 from .text import normalize, stem, terms, words
 
@@ -278,6 +279,7 @@ class Assistant:
         # the citizen's own words count twice against the words an expansion adds
         lexical = terms(searched) * 2 + extra
         hits = self._retrieve(dense_query, scopes, lexical)
+        hits += self._listed_sections(searched, hits)
         ignore = {stem(w) for w in words(place)} if place else set()
         return _Prepared(question, searched, scopes[0], place, expansions, hits, ignore)
 
@@ -289,6 +291,24 @@ class Assistant:
             note = _place_note(prepared.place, ambito)
             answer.notice = f"{note} {answer.notice}" if answer.notice else note
         return answer
+
+    def _listed_sections(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """For a question asking to list what a document's headings name ("quali sono le
+        aree strategiche del piano?"), the first passage of every such heading of the
+        best-ranked document that has one, from the lexical index's metadata (the
+        retrieved passages hold only a few of them)."""
+        topic = listing_topic(question)
+        if topic is None or not hits:
+            return []
+        index = self._bm25
+        wanted = set(topic[1])
+        have = {h.chunk.id for h in hits}
+        for source in dict.fromkeys(h.chunk.source for h in hits):
+            found = first_chunks_of_sections(index.ids, index.meta, source, wanted)
+            if len(found) >= 2:
+                missing = [cid for cid in found if cid not in have]
+                return [Hit(chunk, 0.0) for chunk in self.store.get(missing)] if missing else []
+        return []
 
     def _retrieve(self, query: str, scopes: list[Filters], lexical: list[str]) -> list[Hit]:
         """Top chunks; a question naming several places gets the best of each, interleaved."""
