@@ -56,7 +56,7 @@ class Answer:
 
     def as_json(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.answer, "refused": self.refused,
-                "citations": [c.as_json() for c in self.citations]}
+                "notice": self.notice, "citations": [c.as_json() for c in self.citations]}
 
 
 @lru_cache(maxsize=1)

@@ -44,7 +44,7 @@ def test_ingest_then_ask_json_contract(tmp_path, monkeypatch):
         "Il trasporto sociale è gratuito a Borgoverde? con che ISEE?",
         "Chi ha vinto il campionato di calcio?"]
     first, second = rows
-    assert set(first) == {"question", "answer", "refused", "citations"}
+    assert set(first) == {"question", "answer", "refused", "notice", "citations"}
     assert first["refused"] is False and "9.000 euro" in first["answer"]
     cit = first["citations"][0]
     assert set(cit) == {"id", "source", "title", "page", "section", "text"}

@@ -221,10 +221,8 @@ class UIController:
             answer = self.assistant.ask(question, filters=filters)
         except AssistantError as exc:
             return {"question": question, "answer": messages.for_error(exc), "refused": True,
-                    "citations": []}
-        data = answer.as_json()
-        data["notice"] = answer.notice
-        return data
+                    "notice": None, "citations": []}
+        return answer.as_json()
 
     # ---- feedback ------------------------------------------------------------------------
     def rate(self, records: Sequence[Record] | None, history: Sequence[Any] | None,
