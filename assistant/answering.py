@@ -68,6 +68,10 @@ def _config() -> dict[str, Any]:
                                        for a in spec["asks"]]),
                        re.compile(spec["pattern"]), bool(spec.get("required")),
                        re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None)
+    # kinds whose supporting sentence must hold one of these words rather than the
+    # question's topic ("i comuni dell'ambito": a sentence listing "Comuni di ...")
+    kind_topics = {name: frozenset(stem(normalize(w)) for w in spec["topic_words"])
+                   for name, spec in data["kinds"].items() if spec.get("topic_words")}
     generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
     count_words = tuple(normalize(w) for w in data["kinds"]["count"].get("words", ()))
     count_labels = frozenset(normalize(w) for w in data["kinds"]["count"].get("labels", ()))
@@ -75,6 +79,7 @@ def _config() -> dict[str, Any]:
     document_date = re.compile(data["document_date_pattern"])
     return {"kinds": kinds, "generic": generic, "hostile": hostile, "count_words": count_words,
             "document_date": document_date, "list": re.compile(data["list_pattern"]),
+            "kind_topics": kind_topics,
             "list_max": int(data.get("list_max", 8)),
             "count_labels": count_labels}
 
@@ -426,7 +431,12 @@ class EvidenceScorer:
                     if not ok:
                         continue
                     have = set(terms(sentence + " " + (hit.chunk.section or "")))
-                    if not topical or any(synonyms.holds(t, have) for t in topical):
+                    own = _config()["kind_topics"].get(kind)
+                    if own is not None:
+                        ok = bool(own & have)
+                    else:
+                        ok = not topical or any(synonyms.holds(t, have) for t in topical)
+                    if ok:
                         found = True
                         break
                 if found:

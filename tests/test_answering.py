@@ -382,3 +382,22 @@ def test_everyday_expansion_is_labelled_with_the_citizens_words():
     found = QueryExpander().expand("Mia madre non è più autosufficiente, che aiuti ci sono?")
     assert [e.term for e in found] == ["piu autosufficiente"]
     assert "assistenza domiciliare" in found[0].added
+
+
+def test_which_comuni_needs_a_passage_that_names_them():
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.retrieval import Hit
+    from assistant.store import StoredChunk
+
+    def hit(text: str) -> Hit:
+        return Hit(StoredChunk(id=text[:10], text=text, metadata={
+            "source": "unione.txt", "title": "Progetto dell'Unione"}), 1.0)
+
+    question = "Quali sono gli 8 comuni dell'Unione?"
+    assert "places" in asked_kinds(question)
+    bot = ExtractiveAnswerer(min_evidence=0.1)
+    counted_only = hit("I servizi sociali degli 8 Comuni dell'Unione lavorano insieme.")
+    assert bot.answer(question, [counted_only]).refused
+    named = hit("L'Unione comprende i Comuni di Bibbiano, Campegine, Canossa e Cavriago.")
+    answer = bot.answer(question, [counted_only, named])
+    assert not answer.refused and "Bibbiano, Campegine" in answer.answer
