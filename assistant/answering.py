@@ -19,6 +19,7 @@ from .conversation import JOINER
 from .datafiles import load_yaml
 from .expansion import Expansion
 from .retrieval import Hit
+from .sections import listed_section_ids
 from .text import normalize, prefix_phrases, stem, stopwords, terms, words
 
 
@@ -226,26 +227,10 @@ def listed_sections(question: str, hits: list[Hit]) -> list[Hit]:
     topic = listing_topic(question)
     if topic is None:
         return []
-    wanted = set(topic[1])
-    by_source: dict[str, dict[str, Hit]] = {}
-    for hit in hits:
-        section = hit.chunk.section
-        if not section or not wanted <= set(terms(section)):
-            continue
-        first = by_source.setdefault(hit.chunk.source, {})
-        known = first.get(section)
-        if known is None or _ordinal(hit) < _ordinal(known):
-            first[section] = hit
-    for source in dict.fromkeys(h.chunk.source for h in hits):  # best-ranked first
-        found = by_source.get(source, {})
-        if len(found) >= 2:
-            return sorted(found.values(), key=_ordinal)
-    return []
-
-
-def _ordinal(hit: Hit) -> int:
-    value = hit.chunk.metadata.get("ordinal")
-    return int(value) if isinstance(value, (int, float)) else 0
+    by_id = {h.chunk.id: h for h in hits}
+    found = listed_section_ids(list(by_id), [h.chunk.metadata for h in by_id.values()],
+                               dict.fromkeys(h.chunk.source for h in hits), set(topic[1]))
+    return [by_id[cid] for cid in found]
 
 
 def lead_in_items(text: str, lead_in: str) -> list[str]:
@@ -421,6 +406,7 @@ class EvidenceScorer:
         missing = []
         for kind in required:
             pattern = kinds[kind][1]
+            own = _config()["kind_topics"].get(kind)
             found = False
             for hit in hits:
                 for sentence in sentences(hit.chunk.text):
@@ -431,7 +417,6 @@ class EvidenceScorer:
                     if not ok:
                         continue
                     have = set(terms(sentence + " " + (hit.chunk.section or "")))
-                    own = _config()["kind_topics"].get(kind)
                     if own is not None:
                         ok = bool(own & have)
                     else:

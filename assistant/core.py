@@ -17,7 +17,7 @@ from .errors import IndexMissingError, QuestionError
 from .expansion import QueryExpander
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
-from .sections import first_chunks_of_sections
+from .sections import listed_section_ids
 from .store import ChunkStore, Manifest
 from .text import normalize, stem, terms, words
 
@@ -300,15 +300,11 @@ class Assistant:
         topic = listing_topic(question)
         if topic is None or not hits:
             return []
-        index = self._bm25
-        wanted = set(topic[1])
+        found = listed_section_ids(self._bm25.ids, self._bm25.meta,
+                                   dict.fromkeys(h.chunk.source for h in hits), set(topic[1]))
         have = {h.chunk.id for h in hits}
-        for source in dict.fromkeys(h.chunk.source for h in hits):
-            found = first_chunks_of_sections(index.ids, index.meta, source, wanted)
-            if len(found) >= 2:
-                missing = [cid for cid in found if cid not in have]
-                return [Hit(chunk, 0.0) for chunk in self.store.get(missing)] if missing else []
-        return []
+        missing = [cid for cid in found if cid not in have]
+        return [Hit(chunk, 0.0) for chunk in self.store.get(missing)] if missing else []
 
     def _retrieve(self, query: str, scopes: list[Filters], lexical: list[str]) -> list[Hit]:
         """Top chunks; a question naming several places gets the best of each, interleaved."""

@@ -4,7 +4,7 @@ plan's sections, the lexical index's metadata holds them all."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .text import terms
@@ -33,3 +33,14 @@ def first_chunks_of_sections(ids: Sequence[str], meta: Sequence[dict[str, Any]],
         if section not in first or position < first[section][0]:
             first[section] = (position, cid)
     return [cid for _position, cid in sorted(first.values())]
+
+
+def listed_section_ids(ids: Sequence[str], meta: Sequence[dict[str, Any]],
+                       sources: Iterable[str], wanted: set[str]) -> list[str]:
+    """:func:`first_chunks_of_sections` of the first of ``sources`` (best-ranked first)
+    with at least two such headings; empty when none has two (one heading is no list)."""
+    for source in sources:
+        found = first_chunks_of_sections(ids, meta, source, wanted)
+        if len(found) >= 2:
+            return found
+    return []
