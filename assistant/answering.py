@@ -18,6 +18,7 @@ from . import messages
 from .conversation import JOINER
 from .datafiles import load_yaml
 from .expansion import Expansion
+from .ingestion.cleaning import SECTION_PATH
 from .retrieval import Hit
 from .sections import listed_section_ids
 from .text import normalize, prefix_phrases, stem, stopwords, terms, words
@@ -580,9 +581,10 @@ class ExtractiveAnswerer:
             else:
                 used.add(sentence)
                 cit.highlights.append(sentence)
-                section = hit.chunk.section or ""
-                # a short heading names what the sentence is about ("Pronto intervento
-                # sociale — LEPS: in ogni territorio ..."): say it once per passage
+                # the innermost heading ("Lista interventi › ... › Servizio sociale
+                # professionale": the last) names what the sentence is about ("Pronto
+                # intervento sociale — LEPS: in ogni territorio ..."): say it once per passage
+                section = (hit.chunk.section or "").rsplit(SECTION_PATH, 1)[-1]
                 label = bool(section) and normalize(section) not in normalize(sentence) and (
                     len(sentence.split()) < 8
                     or (len(section.split()) <= 8 and not cit.highlights[:-1]))

@@ -401,3 +401,22 @@ def test_which_comuni_needs_a_passage_that_names_them():
     named = hit("L'Unione comprende i Comuni di Bibbiano, Campegine, Canossa e Cavriago.")
     answer = bot.answer(question, [counted_only, named])
     assert not answer.refused and "Bibbiano, Campegine" in answer.answer
+
+
+def test_a_sentence_is_labelled_with_its_innermost_heading():
+    """A table cell under "Lista interventi › ... › Servizio sociale professionale" says
+    which service it is about with the last heading, not the whole path."""
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.retrieval import Hit
+    from assistant.store import StoredChunk
+
+    chunk = StoredChunk(id="ssp", text="Fondo povertà, FNPS, PON Inclusione, Fondo solidarietà "
+                        "comunale", metadata={
+                            "source": "lista.txt", "title": "Lista interventi",
+                            "section": "Lista interventi › TIPOLOGIA E FONTI › "
+                                       "Servizio sociale professionale"})
+    question = "Chi finanzia il servizio sociale professionale?"
+    answer = ExtractiveAnswerer(min_evidence=0.1).answer(question, [Hit(chunk, 1.0)])
+    assert answer.answer.splitlines()[0] == (
+        "Servizio sociale professionale: Fondo povertà, FNPS, PON Inclusione, "
+        "Fondo solidarietà comunale [1]")

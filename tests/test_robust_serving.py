@@ -170,8 +170,8 @@ def assert_grounded(answer) -> None:
                 messages.text("document_date", title=cit.title, date=cit.date))
             passage = _flat(cit.text)
             candidates = [body]
-            if cit.section:
-                prefix = _flat(cit.section.rstrip(":.")) + ":"
+            for heading in {cit.section or "", (cit.section or "").rsplit(" › ", 1)[-1]} - {""}:
+                prefix = _flat(heading.rstrip(":.")) + ":"  # the section or its last part
                 if body.startswith(prefix):
                     candidates.append(_flat(body[len(prefix):]))
             ok = ok or any(_in_passage(c, passage) for c in candidates)

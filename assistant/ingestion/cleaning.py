@@ -126,6 +126,8 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)*\.?)\s+[A-ZÀ-Ü][^.;:!?]{2,80}$")
 
 
+SECTION_PATH = " › "  # joins a title and the subtitle right under it in a section name
+
 _INNER_SENTENCE_END = re.compile(r"[a-zà-ù]{2}[.!?]\s+[A-ZÀ-Ü]")
 
 
@@ -225,7 +227,8 @@ def split_page(text: str, section: str | None = None,
             match = _MD_HEADING.match(unit)
             heading = (match.group(2) if match else unit).strip().rstrip(".")
             # a title directly followed by a subtitle: keep both ("Parte prima › Anziani")
-            section = f"{section} › {heading}" if after_heading and section else heading
+            section = f"{section}{SECTION_PATH}{heading}" if after_heading and section \
+                else heading
             after_heading = True
             continue
         after_heading = False
