@@ -141,7 +141,6 @@ class BM25Index:
         tokens = self._tokens if self._tokens is not None else self._load_tokens()
         if tokens is None or self.chunk_acronyms is None or len(tokens) != len(self.ids):
             return False
-        rows = {cid: i for i, cid in enumerate(self.ids)}
         added_ids = [c.id for c in added]
         if len(set(added_ids)) != len(added_ids):
             return False
@@ -172,7 +171,7 @@ class BM25Index:
         # terms: removed chunks' leave df, added chunks' enter it
         df = dict(self.df)
         vocab_terms = list(tokens.vocab)
-        for row in sorted({rows[cid] for cid in gone if cid in rows}):
+        for row in sorted({row for row in self.rows(list(gone)) if row is not None}):
             for term_id in np.unique(tokens.doc(row)):
                 term = vocab_terms[term_id]
                 left = df.get(term, 0) - 1

@@ -269,10 +269,9 @@ class ChunkStore:
         ids = list(ids)
         if not ids:
             return []
-        got = self.collection.get(ids=ids, include=["metadatas", "documents"])
-        by_id = {cid: StoredChunk(cid, text or "", _clean_meta(meta))
-                 for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])}
-        return [by_id[i] for i in ids if i in by_id]
+        got = _in_order(self.collection.get(ids=ids, include=["metadatas", "documents"]), ids)
+        return [StoredChunk(cid, text or "", _clean_meta(meta))
+                for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])]
 
     def search_ids(self, vector: np.ndarray, k: int,
                    where: dict | None = None) -> list[tuple[str, float]]:
