@@ -55,11 +55,12 @@ class Settings:
     # query expansion (glossary acronyms, everyday phrasing)
     expand_acronyms: bool = True
     expand_everyday: bool = True
+    correct_typos: bool = True  # words unknown to the corpus matched to its words by edit distance
 
     # answering
     answerer: str = "extractive"
     max_sentences: int = 5
-    min_evidence: float = 0.3
+    min_evidence: float | None = None  # refusal threshold; None: the fitted model's
     max_question_chars: int = 1000
 
     # optional LLM backend
@@ -82,6 +83,17 @@ class Settings:
     # ingestion limits
     max_file_mb: float = 100.0
     ocr: bool = True  # OCR scanned PDFs with Tesseract when installed (ASSISTANT_OCR=0: off)
+    # work per file: a file over these is skipped with its reason, the rest goes on
+    file_seconds: float = 600.0  # reading (OCR included), chunking and embedding one file
+    max_pdf_pages: int = 10000
+    max_text_mb: float = 40.0  # text extracted from one file (millions of characters)
+
+    # one writer per index: how long a second ingest waits for the first (seconds)
+    index_lock_timeout: float = 60.0
+
+    # uploads from the interface: the corpus folder (old versions included) may not grow
+    # past this many MB through uploads
+    upload_quota_mb: float = 2000.0
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)
@@ -113,7 +125,7 @@ class Settings:
                 f"candidates ({self.candidates}) must be at least top_k ({self.top_k})",
                 setting="candidates",
             )
-        if not 0.0 <= self.min_evidence <= 1.0:
+        if self.min_evidence is not None and not 0.0 <= self.min_evidence <= 1.0:
             raise ConfigError(f"min_evidence must be in [0, 1], got {self.min_evidence!r}",
                               setting="min_evidence")
         if not 0.0 <= self.dense_share <= 1.0:
@@ -127,6 +139,12 @@ class Settings:
                               f"{self.state_check_seconds!r}", setting="state_check_seconds")
         _positive("llm_timeout", self.llm_timeout)
         _positive("max_file_mb", self.max_file_mb)
+        for name in ("file_seconds", "max_pdf_pages", "max_text_mb", "upload_quota_mb"):
+            _positive(name, getattr(self, name))
+        if not isinstance(self.index_lock_timeout, (int, float)) \
+                or isinstance(self.index_lock_timeout, bool) or self.index_lock_timeout < 0:
+            raise ConfigError(f"index_lock_timeout must be >= 0 seconds, got "
+                              f"{self.index_lock_timeout!r}", setting="index_lock_timeout")
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated again)."""
@@ -176,8 +194,8 @@ def _coerce(name: str, raw: str, default: object) -> object:
             return raw.strip().lower() in ("1", "true", "yes", "on")
         if isinstance(default, int):
             return int(raw)
-        if isinstance(default, float):
-            return float(raw)
+        if isinstance(default, float) or name == "min_evidence":
+            return float(raw) if raw.strip() else None
     except ValueError as exc:
         raise ConfigError(f"ASSISTANT_{name.upper()} must be a number, got {raw!r}",
                           setting=name) from exc

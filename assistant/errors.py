@@ -60,3 +60,42 @@ class LLMError(AssistantError):
     """The optional LLM backend failed (down, timeout, bad reply)."""
 
     code = "llm"
+
+
+class IndexBusyError(AssistantError):
+    """Another ingest (this or another process) is writing the same index; it was waited
+    for ``waited`` seconds. Facts: ``index``, ``waited``, ``holder`` (who holds it)."""
+
+    code = "index_busy"
+
+
+class DiskFullError(AssistantError):
+    """The disk holding the index (or the corpus) is full: the ingest stopped; what was
+    indexed before stays as it was. Facts: ``where`` (a path)."""
+
+    code = "disk_full"
+
+
+class StoreUnavailableError(AssistantError):
+    """The Chroma store stopped answering (server down, connection lost) or refused a
+    write: the ingest stopped; the documents indexed before stay. Facts: ``detail``."""
+
+    code = "store_unavailable"
+
+
+class InputFileError(AssistantError):
+    """A file given on the command line (``--questions``, ``--history``) cannot be used.
+    Facts: ``path``, ``problem`` (a key of ``input_file_problems`` in strings_it.yaml)."""
+
+    code = "input_file"
+
+
+class UploadError(AssistantError):
+    """An uploaded file is refused; ``reason`` is a key of ``upload_refusals`` in
+    strings_it.yaml. Nothing of it is stored."""
+
+    code = "upload"
+
+    def __init__(self, reason: str, detail: str = "", **facts: object) -> None:
+        super().__init__(detail or reason, **facts)
+        self.reason = reason

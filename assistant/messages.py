@@ -36,4 +36,20 @@ def for_error(error: AssistantError) -> str:
         return text("embedder_error", detail=error.detail)
     if isinstance(error, DocumentError):
         return skip_reason(error.reason, error.detail, **error.facts)
-    return str(error)
+    return _keyed(error) or str(error)
+
+
+def _keyed(error: AssistantError) -> str | None:
+    """``error_<code>_<reason>`` or ``error_<code>`` of strings_it.yaml, filled with the
+    error's detail and facts (the errors of assistant/errors.py that carry their own key)."""
+    strings = load_yaml("strings_it.yaml")
+    reason = getattr(error, "reason", None)
+    keys = ([f"error_{error.code}_{reason}"] if reason else []) + [f"error_{error.code}"]
+    for key in keys:
+        template = strings.get(key)
+        if isinstance(template, str):
+            try:
+                return template.format(**{"detail": error.detail, **error.facts})
+            except (KeyError, IndexError, ValueError):
+                return template
+    return None

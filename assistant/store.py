@@ -6,6 +6,8 @@ download a model) is never used, also when an existing collection is reopened.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import string
 from dataclasses import dataclass
@@ -17,9 +19,11 @@ from llama_index.core.schema import TextNode
 
 from .config import Settings
 from .embedding import ChromaEmbeddingFunction, Embedder
-from .errors import ConfigError, IndexMissingError
+from .errors import (AssistantError, ConfigError, DiskFullError, IndexMissingError,
+                     StoreUnavailableError)
 
 CHROMA_SUBDIR = "chroma"
+FALLBACK_BATCH = 1000  # records per write when the client cannot say its own limit
 STATE_PREFIX = "state_"  # keys of the shared state in the collection's metadata
 MANIFEST_SUFFIX = "-manifest"  # side collection holding the manifest on a Chroma server
 _META_KEYS = ("source", "title", "page", "section", "doc_type", "ambito", "comuni", "region",
@@ -138,6 +142,8 @@ class ChunkStore:
         self.embedder = embedder
         self.client = client if client is not None else make_client(settings, create=create)
         self._ef = ChromaEmbeddingFunction(embedder)
+        self._max_batch: int | None = None
+        self._visible: frozenset[str] | None = None
         self.collection = self._open_collection()
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
 
@@ -168,16 +174,70 @@ class ChunkStore:
                 name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
 
     # ---- writing -------------------------------------------------------------------------
+    @property
+    def max_batch_size(self) -> int:
+        """The most records Chroma takes in one call (``client.get_max_batch_size()``: 5461
+        for the embedded store's SQLite); asked once."""
+        if self._max_batch is None:
+            try:
+                self._max_batch = max(1, int(self.client.get_max_batch_size()))
+            except Exception:  # noqa: BLE001 - an old server without the route
+                self._max_batch = FALLBACK_BATCH
+        return self._max_batch
+
     def add(self, nodes: list[TextNode], embeddings: np.ndarray) -> None:
-        """Store nodes with their precomputed embeddings (in batches Chroma accepts)."""
-        for node, vector in zip(nodes, np.asarray(embeddings, dtype=np.float64)):
-            node.embedding = vector.tolist()  # C-level conversion, ~10x the list comprehension
-        if nodes:
-            self.vector_store.add(nodes)
+        """Store nodes with their precomputed embeddings, in batches under Chroma's
+        ``max_batch_size``; a chunk whose id is stored already is replaced (upsert), so a
+        new version can be written before the old one is removed."""
+        from llama_index.core.schema import MetadataMode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        vectors = np.asarray(embeddings, dtype=np.float64)
+        step = self.max_batch_size
+        for start in range(0, len(nodes), step):
+            batch = nodes[start:start + step]
+            metadatas = []
+            for node in batch:  # the records LlamaIndex's ChromaVectorStore.add writes
+                meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+                metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
+            with store_errors(self.settings):
+                self.collection.upsert(
+                    ids=[n.node_id for n in batch],
+                    embeddings=vectors[start:start + step],
+                    metadatas=metadatas,
+                    documents=[n.get_content(metadata_mode=MetadataMode.NONE)
+                               for n in batch])
 
     def delete_source(self, source: str) -> None:
         """Remove every chunk of one document (its ``ref_doc_id`` is its source path)."""
-        self.vector_store.delete(ref_doc_id=source)
+        with store_errors(self.settings):
+            self.vector_store.delete(ref_doc_id=source)
+
+    def delete_ids(self, ids: Iterable[str]) -> None:
+        """Remove these chunks (ids the store does not hold are ignored)."""
+        ids = list(ids)
+        step = self.max_batch_size
+        for start in range(0, len(ids), step):
+            with store_errors(self.settings):
+                self.collection.delete(ids=ids[start:start + step])
+
+    def source_ids(self, source: str, batch: int = 5000) -> list[str]:
+        """The ids of one document's chunks (no texts, metadata or vectors are read)."""
+        out: list[str] = []
+        while True:
+            got = self.collection.get(where={"source": source}, include=[], limit=batch,
+                                      offset=len(out))
+            if not got["ids"]:
+                return out
+            out.extend(got["ids"])
+
+    # ---- what searches see ---------------------------------------------------------------
+    def show_only(self, ids: Iterable[str] | None) -> None:
+        """Searches return only these chunks (None: every chunk). The assistant sets it to
+        the chunks of its last consistent state, so chunks an ingest is writing (a new
+        version, not yet published) or has retired (an old one, not yet deleted) are never
+        served."""
+        self._visible = None if ids is None else frozenset(ids)
 
     def reset(self) -> None:
         if self.settings.store == "http":
@@ -279,10 +339,33 @@ class ChunkStore:
         chunks: only the chunks an answer keeps are fetched, with :meth:`get`)."""
         if k < 1:
             return []
-        res = self.collection.query(query_embeddings=[np.asarray(vector).tolist()],
-                                    n_results=k, where=where or None, include=["distances"])
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0],
-                                                              res["distances"][0])]
+        query = [np.asarray(vector).tolist()]
+        found: list[tuple[str, float]] = []
+        for n in self._wider(k):
+            res = self.collection.query(query_embeddings=query, n_results=n,
+                                        where=where or None, include=["distances"])
+            got = list(zip(res["ids"][0], res["distances"][0]))
+            found = [(cid, 1.0 - float(dist)) for cid, dist in got if self._shown(cid)]
+            if len(found) >= k or len(got) < n:
+                break
+        return found[:k]
+
+    def _shown(self, cid: str) -> bool:
+        return self._visible is None or cid in self._visible
+
+    def _wider(self, k: int) -> Iterator[int]:
+        """How many neighbours to ask for: ``k``, then more while hidden chunks (being
+        written by an ingest) push visible ones out, up to the whole collection."""
+        if self._visible is None:
+            yield k
+            return
+        n = k
+        while True:
+            yield n
+            total = self.count()
+            if n >= total:
+                return
+            n = min(total, n * 4)
 
     def ids(self, batch: int = 50000) -> list[str]:
         """Every chunk id, in the order :meth:`dump` gives the chunks; no texts, metadata
@@ -352,12 +435,55 @@ class ChunkStore:
             return []
         # Chroma returns fewer than n_results when the collection is smaller (or empty), so
         # no count() first: that saved call is a round trip to a Chroma server
-        res = self.collection.query(query_embeddings=[np.asarray(vector).tolist()],
-                                    n_results=k, where=where or None,
-                                    include=["metadatas", "documents", "distances"])
-        return [StoredChunk(cid, text or "", _clean_meta(meta), 1.0 - float(dist))
-                for cid, text, meta, dist in zip(res["ids"][0], res["documents"][0],
-                                                 res["metadatas"][0], res["distances"][0])]
+        out: list[StoredChunk] = []
+        for n in self._wider(k):
+            res = self.collection.query(query_embeddings=[np.asarray(vector).tolist()],
+                                        n_results=n, where=where or None,
+                                        include=["metadatas", "documents", "distances"])
+            rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                            res["distances"][0]))
+            out = [StoredChunk(cid, text or "", _clean_meta(meta), 1.0 - float(dist))
+                   for cid, text, meta, dist in rows if self._shown(cid)]
+            if len(out) >= k or len(rows) < n:
+                break
+        return out[:k]
+
+
+@contextlib.contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Failures of a write to the store as the assistant's errors: a full disk as
+    :class:`DiskFullError`, anything else Chroma or its connection raises as
+    :class:`StoreUnavailableError` (the server was killed, a connection dropped, SQLite
+    refused the write). The cause stays chained for the log."""
+    try:
+        yield
+    except AssistantError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - translated, never shown as a traceback
+        raise store_failure(exc, settings) from exc
+
+
+def store_failure(exc: BaseException, settings: Settings) -> AssistantError:
+    """The assistant's error for a failure of the store (see :func:`store_errors`)."""
+    if is_disk_full(exc):
+        return DiskFullError(str(exc)[:200], where=str(settings.index_dir))
+    where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.store == "http"
+             else str(Path(settings.index_dir) / CHROMA_SUBDIR))
+    return StoreUnavailableError(f"{where}: {type(exc).__name__}: {exc}"[:300])
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT anywhere in the chain, or SQLite's own words for it."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left" in text or "quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        seen += 1
+    return False
 
 
 def _in_order(got: dict[str, Any], ids: list[str]) -> dict[str, Any]:

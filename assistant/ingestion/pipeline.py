@@ -20,8 +20,9 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from ..config import Settings
 from ..embedding import Embedder
-from ..errors import DocumentError
-from ..store import ChunkStore, node_metadata
+from ..errors import AssistantError, DocumentError
+from ..store import ChunkStore, is_disk_full, node_metadata, store_failure
+from .boilerplate import CENSUS_NAME, LineCensus
 from .catalog import CATALOG_NAME, Catalog
 from .chunking import Chunk, Chunker, ChunkStream
 from .cleaning import document_date
@@ -117,9 +118,11 @@ class Ingestor:
     """Brings the store up to date with a corpus folder."""
 
     def __init__(self, settings: Settings, store: ChunkStore, embedder: Embedder,
-                 chunker: Chunker | None = None, ocr: OCR | None | object = _DEFAULT) -> None:
+                 chunker: Chunker | None = None, ocr: OCR | None | object = _DEFAULT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """``ocr`` reads scanned PDFs: by default Tesseract when installed and
-        ``settings.ocr`` is on; ``None`` switches it off (scans are reported)."""
+        ``settings.ocr`` is on; ``None`` switches it off (scans are reported). ``clock``
+        measures each file's time budget (``settings.file_seconds``)."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -127,13 +130,41 @@ class Ingestor:
         if ocr is _DEFAULT:
             ocr = default_ocr(bool(getattr(settings, "ocr", True)))
         self.ocr: OCR | None = ocr  # type: ignore[assignment]
+        self.clock = clock
         self.manifest = store.manifest(Path(settings.index_dir) / MANIFEST_NAME)
+        self.census = LineCensus({})  # corpus boilerplate, counted at the start of a run
 
     @property
     def signature(self) -> str:
         return f"{self.embedder.name}|{self.chunker.signature}"
 
-    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None) -> IngestReport:
+    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None,
+            publish: Callable[[], None] | None = None) -> IngestReport:
+        """Bring the store up to date with ``corpus_dir``.
+
+        Every document stays answerable in its last version until the run ends: a changed
+        file's new chunks are written next to the old ones (its manifest entry lists the
+        old ones as ``retired``), a deleted file keeps its chunks until the end. Then
+        ``publish`` is called (the assistant switches its searches to the new state), and
+        only after it are the retired chunks and those of deleted files removed.
+
+        A store that stops answering or a full disk stops the run with
+        :class:`StoreUnavailableError` / :class:`DiskFullError`; what was indexed before
+        stays as it was.
+        """
+        try:
+            return self._run(corpus_dir, progress, publish)
+        except AssistantError:
+            raise
+        except Exception as exc:
+            failure = _run_failure(exc, self.settings)
+            if failure is None:
+                raise
+            log.warning("ingest stopped: %s", exc)
+            raise failure from exc
+
+    def _run(self, corpus_dir: Path | None, progress: Progress | None,
+             publish: Callable[[], None] | None) -> IngestReport:
         started = time.perf_counter()
         corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
         report = IngestReport()
@@ -146,16 +177,15 @@ class Ingestor:
             self.manifest.files = {}
             self.manifest.signature = self.signature
             self.manifest.save()
+        self.purge()  # what an interrupted run retired and did not delete yet
         report.repaired = self.repair()
         files, report.skipped = discover(corpus_dir)
         present = {p.relative_to(corpus_dir).as_posix() for p in files}
-        for source in sorted(set(self.manifest.files) - present):
-            self.store.delete_source(source)
-            del self.manifest.files[source]
-            self.manifest.save()
-            report.files_removed += 1
+        gone = sorted(set(self.manifest.files) - present)
         seen_hashes: dict[str, str] = {}
         limit = int(self.settings.max_file_mb * 1024 * 1024)
+        self.census = LineCensus.build(corpus_dir, files,
+                                       Path(self.settings.index_dir) / CENSUS_NAME, limit)
         for index, path in enumerate(files):
             source = path.relative_to(corpus_dir).as_posix()
             if progress:
@@ -163,26 +193,54 @@ class Ingestor:
             try:
                 self._ingest_file(path, source, catalog, limit, seen_hashes, report)
             except DocumentError as exc:
-                detail = exc.detail if exc.detail != exc.reason else ""
-                facts = {k: v for k, v in exc.facts.items()
-                         if isinstance(v, (str, int, float, bool))}
-                indexed = source in self.manifest.files
-                if exc.reason == "duplicate" and indexed:
-                    # the same text is indexed under another name now: keep one copy
-                    self._forget(source)
-                    indexed = False
-                report.skipped.append(Skipped(source, exc.reason, detail, facts, kept=indexed))
-                if not indexed:
-                    self.store.delete_source(source)
+                self._skip(source, exc, report)
         if progress:
             progress(len(files), len(files), "")
+        # deleted files leave the manifest now and the store after the switch
+        for source in gone:
+            del self.manifest.files[source]
+        if gone:
+            self.manifest.save()
+        report.files_removed = len(gone)
+        if publish is not None:
+            publish()
+        self.purge(gone)
         report.chunks_total = self.store.count()
         report.seconds = time.perf_counter() - started
         return report
 
+    def _skip(self, source: str, exc: DocumentError, report: IngestReport) -> None:
+        detail = exc.detail if exc.detail != exc.reason else ""
+        facts = {k: v for k, v in exc.facts.items() if isinstance(v, (str, int, float, bool))}
+        indexed = source in self.manifest.files
+        if exc.reason == "duplicate" and indexed:
+            # the same text is indexed under another name now: keep one copy
+            self._forget(source)
+            indexed = False
+        report.skipped.append(Skipped(source, exc.reason, detail, facts, kept=indexed))
+        if not indexed:
+            self.store.delete_source(source)
+
+    def purge(self, sources: list[str] | tuple[str, ...] = ()) -> int:
+        """Delete the chunks the manifest lists as ``retired`` (old versions of changed
+        documents) and every chunk of ``sources`` (documents no longer in the corpus);
+        returns how many retired chunks went. Called after the switch to the new state."""
+        for source in sources:
+            self.store.delete_source(source)
+        retired = {source: entry["retired"] for source, entry in self.manifest.files.items()
+                   if entry.get("retired")}
+        if not retired:
+            return 0
+        self.store.delete_ids([cid for ids in retired.values() for cid in ids])
+        for source in retired:
+            self.manifest.files[source].pop("retired", None)
+        self.manifest.save()
+        return sum(len(ids) for ids in retired.values())
+
     def _ingest_file(self, path: Path, source: str, catalog: Catalog, limit: int,
                      seen_hashes: dict[str, str], report: IngestReport) -> None:
         t0 = time.perf_counter()
+        budget = FileBudget(self.settings.file_seconds, self.clock)
         try:
             size = path.stat().st_size
             if size > limit:
@@ -195,7 +253,8 @@ class Ingestor:
         info = catalog.info(source)
         digest = hashlib.sha256(data).hexdigest()
         file_hash = hashlib.sha256(
-            (digest + json.dumps(info.as_dict(), sort_keys=True, default=str)).encode()
+            (digest + json.dumps(info.as_dict(), sort_keys=True, default=str)
+             + self.census.fingerprint(source)).encode()  # its boilerplate lines changed
         ).hexdigest()
         if digest in seen_hashes:
             raise DocumentError("duplicate", seen_hashes[digest])
@@ -206,59 +265,32 @@ class Ingestor:
             report.pages += int(known.get("pages", 0))
             return
         is_pdf = path.suffix.lower() == ".pdf"
-        stream = _EmbedStream(self.embedder, self.chunker, source, is_pdf, info.title)
+        stream = _EmbedStream(self.embedder, self.chunker, source, is_pdf, info.title,
+                              budget.check)
         try:
-            try:
-                pages = read_pages(path, data, ocr=self.ocr,
-                                   on_page=stream.page if is_pdf else None)
-                # chunked as the pages were read; again here if OCR replaced some pages
-                chunks = stream.finish(pages)
-            except DocumentError:
-                raise
-            except Exception as exc:  # a bug or an odd file must not stop the whole corpus
-                log.exception("cannot ingest %s", source)
-                raise DocumentError("unreadable",
-                                    f"{type(exc).__name__}: {exc}"[:200]) from exc
+            pages, chunks = self._read(path, data, stream, budget)
             t2 = time.perf_counter()
             report.add_time("parse", t2 - t0 - stream.chunk_seconds - stream.embed_seconds)
             report.add_time("clean_chunk", stream.chunk_seconds)
-            if not chunks:
-                raise DocumentError("no_text")
             meta = info.as_metadata()
             date = document_date(pages[0].text) if pages else None
             if date:  # the dateline at the document's top ("Lunedì, 29 Aprile 2024")
                 meta["date"] = date
             nodes = [self._node(chunk, meta) for chunk in chunks]
-            parts = stream.parts()
-            t3 = time.perf_counter()
-            parts[0][2].result()  # an embedder that fails does so before the old version goes
-            embed_s = stream.embed_seconds + time.perf_counter() - t3
-            # forget the old version first: a crash between here and save() leaves the file
-            # out of the manifest, so the next run indexes it again from scratch
-            self.manifest.files.pop(source, None)
-            self.manifest.save()
-            self.store.delete_source(source)
-            store_s = 0.0
-            # store the parts as their vectors come, while the rest is embedded, in adds
-            # of at least STORE_BATCH chunks (Chroma's cost per add call is not small)
-            ready: list[np.ndarray] = []
-            first = 0
-            for index, (start, end, pending) in enumerate(parts):
-                t3 = time.perf_counter()
-                ready.append(pending.result())
-                t4 = time.perf_counter()
-                embed_s += t4 - t3
-                if end - first >= STORE_BATCH or index == len(parts) - 1:
-                    self.store.add(nodes[first:end], np.concatenate(ready))
-                    ready, first = [], end
-                    store_s += time.perf_counter() - t4
+            old_ids = set(self.store.source_ids(source)) if known else set()
+            embed_s, store_s = self._store_parts(source, nodes, stream, budget, old_ids)
         except BaseException:
             stream.cancel()
             raise
         t5 = time.perf_counter()
-        self.manifest.files[source] = {"hash": file_hash, "pages": len(pages),
-                                       "chunks": len(chunks), "title": info.title,
-                                       "indexed_at": time.time()}
+        # the new version is stored: now the manifest takes it; the old chunks it no longer
+        # has are retired (still served until the switch, deleted after it)
+        retired = sorted(old_ids.difference(n.node_id for n in nodes))
+        entry = {"hash": file_hash, "pages": len(pages), "chunks": len(chunks),
+                 "title": info.title, "indexed_at": time.time()}
+        if retired:
+            entry["retired"] = retired
+        self.manifest.files[source] = entry
         self.manifest.save()
         report.add_time("embed", embed_s)
         report.add_time("store", store_s + time.perf_counter() - t5)
@@ -266,6 +298,70 @@ class Ingestor:
         report.pages += len(pages)
         report.pages_ocr += sum(1 for p in pages if p.ocr)
         report.chunks_added += len(chunks)
+
+    def _read(self, path: Path, data: bytes, stream: "_EmbedStream",
+              budget: "FileBudget") -> tuple[list[Page], list[Chunk]]:
+        """The file's pages and chunks (the first chunks already sent to the embedder)."""
+        is_pdf = stream.reflow
+        try:
+            pages = read_pages(path, data, ocr=self.ocr,
+                               on_page=stream.page if is_pdf else None,
+                               check=budget.check, max_pages=self.settings.max_pdf_pages)
+            chars = sum(len(p.text) for p in pages)
+            if chars > self.settings.max_text_mb * 1_000_000:
+                raise DocumentError("too_much_text", f"{chars / 1e6:.1f} milioni di "
+                                    f"caratteri, limite {self.settings.max_text_mb:g}")
+            budget.check()
+            pages = self.census.strip(stream.source, pages)  # corpus boilerplate out
+            # chunked as the pages were read; again here if OCR replaced some pages
+            chunks = stream.finish(pages)
+        except DocumentError:
+            raise
+        except MemoryError as exc:
+            raise DocumentError("too_much_text", "memoria insufficiente") from exc
+        except Exception as exc:  # a bug or an odd file must not stop the whole corpus
+            if _run_failure(exc, self.settings) is not None:
+                raise  # a full disk or a lost store stops the run, not just this file
+            log.exception("cannot ingest %s", path.name)
+            raise DocumentError("unreadable", f"{type(exc).__name__}: {exc}"[:200]) from exc
+        if not chunks:
+            raise DocumentError("no_text")
+        return pages, chunks
+
+    def _store_parts(self, source: str, nodes: list[TextNode], stream: "_EmbedStream",
+                     budget: "FileBudget", old_ids: set[str]) -> tuple[float, float]:
+        """Store the parts as their vectors come, while the rest is embedded, in adds of
+        at least STORE_BATCH chunks (Chroma's cost per add call is not small). The old
+        version stays in the store; when this fails midway, the chunks written that the
+        old version does not have are taken out again. Returns (embed, store) seconds."""
+        parts = stream.parts()
+        embed_s = stream.embed_seconds
+        store_s = 0.0
+        ready: list[np.ndarray] = []
+        first = 0
+        written: list[str] = []
+        try:
+            for index, (start, end, pending) in enumerate(parts):
+                t3 = time.perf_counter()
+                ready.append(pending.result())
+                t4 = time.perf_counter()
+                embed_s += t4 - t3
+                budget.check()
+                if end - first >= STORE_BATCH or index == len(parts) - 1:
+                    written.extend(n.node_id for n in nodes[first:end])
+                    self.store.add(nodes[first:end], np.concatenate(ready))
+                    ready, first = [], end
+                    store_s += time.perf_counter() - t4
+        except BaseException:
+            extra = [cid for cid in written if cid not in old_ids]
+            try:
+                if extra:
+                    self.store.delete_ids(extra)
+            except Exception as exc:  # noqa: BLE001 - the store is gone: repair() next run
+                log.warning("could not remove the partial new version of %s: %s",
+                            source, exc)
+            raise
+        return embed_s, store_s
 
     def _forget(self, source: str) -> None:
         """Out of the manifest first, then out of the store (crash-safe order)."""
@@ -311,6 +407,42 @@ class Ingestor:
         return node
 
 
+class FileBudget:
+    """The time one file may take (reading, OCR, chunking, embedding, storing): ``check``
+    raises ``DocumentError("too_slow")`` once ``seconds`` have passed on ``clock``, so the
+    file is skipped (its previous version kept) and the ingest goes on."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if not seconds or seconds <= 0:
+            raise ValueError(f"seconds must be positive, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._clock = clock
+        self._started = clock()
+
+    def check(self) -> None:
+        if self._clock() - self._started > self.seconds:
+            raise DocumentError("too_slow", f"{self.seconds:g} s", seconds=self.seconds)
+
+
+def _run_failure(exc: BaseException, settings: Settings) -> AssistantError | None:
+    """A failure that must stop the whole run, as the assistant's error: a full disk, or
+    for a Chroma server a lost connection. None for anything else (a bug)."""
+    if is_disk_full(exc):
+        return store_failure(exc, settings)
+    if settings.store == "http" and _connection_trouble(exc):
+        return store_failure(exc, settings)
+    return None
+
+
+def _connection_trouble(exc: BaseException) -> bool:
+    try:
+        import httpx
+        from chromadb.errors import ChromaError
+    except ImportError:  # pragma: no cover - both come with chromadb
+        return isinstance(exc, ConnectionError)
+    return isinstance(exc, (httpx.HTTPError, ChromaError, ConnectionError, TimeoutError))
+
+
 class _EmbedStream:
     """Chunks a document page by page as it is read and, when the embedder can work in
     the background (``submit_passages``: USE's worker processes), sends every
@@ -319,9 +451,11 @@ class _EmbedStream:
     document at the end, as before."""
 
     group = 64
+    part = 1024  # most chunks embedded in one call
 
     def __init__(self, embedder: Embedder, chunker: Chunker, source: str, reflow: bool,
-                 title: str) -> None:
+                 title: str, check: Callable[[], None] | None = None) -> None:
+        self.check = check or (lambda: None)  # the file's time budget, between groups
         self.embedder = embedder
         self.chunker = chunker
         self.source = source
@@ -375,15 +509,20 @@ class _EmbedStream:
         return self._chunks
 
     def _send(self, end: int) -> None:
-        texts = [c.embed_text(self.title) for c in self._chunks[self._sent:end]]
-        t0 = time.perf_counter()
-        if self._submit is not None:
-            pending = self._submit(texts)
-        else:
-            pending = _Ready(self.embedder.embed_passages(texts))
-        self.embed_seconds += time.perf_counter() - t0
-        self._parts.append((self._sent, end, pending))
-        self._sent = end
+        """Send chunks up to ``end``, at most ``part`` at a time (a huge document is
+        embedded in parts, the time budget checked between them)."""
+        while self._sent < end:
+            stop = min(end, self._sent + self.part)
+            texts = [c.embed_text(self.title) for c in self._chunks[self._sent:stop]]
+            t0 = time.perf_counter()
+            if self._submit is not None:
+                pending = self._submit(texts)
+            else:
+                pending = _Ready(self.embedder.embed_passages(texts))
+            self.embed_seconds += time.perf_counter() - t0
+            self._parts.append((self._sent, stop, pending))
+            self._sent = stop
+            self.check()
 
     def parts(self) -> list[tuple[int, int, object]]:
         """(first chunk, end, pending vectors) in order; ``pending.result()`` waits."""

@@ -33,11 +33,15 @@ class Page:
 
 
 def read_pages(path: Path, data: bytes | None = None, ocr: OCR | None = None,
-               on_page: Callable[[Page], None] | None = None) -> list[Page]:
+               on_page: Callable[[Page], None] | None = None,
+               check: Callable[[], None] | None = None,
+               max_pages: int | None = None) -> list[Page]:
     """Read a supported file; ``data`` may hold its bytes already; ``ocr`` reads scanned
     PDF pages (without it, a PDF with no text layer is refused as ``needs_ocr``).
     ``on_page`` sees each PDF page's text layer as soon as it is extracted (before OCR
-    replaces any page: compare with the pages returned)."""
+    replaces any page: compare with the pages returned). ``check`` is called after each
+    page and before each OCR call (the file's time budget: it raises to stop);
+    a PDF of more than ``max_pages`` pages is refused (``too_many_pages``)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError("unsupported", suffix=suffix or "(nessuna)")
@@ -46,7 +50,7 @@ def read_pages(path: Path, data: bytes | None = None, ocr: OCR | None = None,
     if not data.strip():
         raise DocumentError("empty")
     if suffix == ".pdf":
-        return read_pdf(data, ocr, on_page)
+        return read_pdf(data, ocr, on_page, check, max_pages)
     text = decode_text(data)
     if suffix in (".html", ".htm"):
         text = html_to_text(text)
@@ -63,16 +67,57 @@ _MAGIC = ((b"%PDF-", "PDF"), (b"PK\x03\x04", "ZIP/DOCX/ODT"), (b"\xd0\xcf\x11\xe
           (b"{\\rtf", "RTF"))
 
 
+# programs: never a document, whatever the extension says
+_PROGRAMS = ((b"\x7fELF", "ELF, Linux"), (b"MZ", "EXE, Windows"),
+             (b"\xcf\xfa\xed\xfe", "Mach-O, macOS"), (b"\xca\xfe\xba\xbe", "Mach-O/Java"),
+             (b"#!", "script"))
+
+
+def program_kind(data: bytes) -> str | None:
+    """The kind of program ``data`` starts like (ELF, EXE ...), or None."""
+    return next((kind for magic, kind in _PROGRAMS if data.startswith(magic)), None)
+
+
+def utf16_without_bom(sample: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when ``sample`` looks like UTF-16 text without a byte
+    order mark (Latin letters: every other byte is zero), else None."""
+    sample = sample[:8192]
+    if len(sample) < 8:
+        return None
+    sample = sample[:len(sample) // 2 * 2]
+    even, odd = sample[0::2], sample[1::2]
+    half = len(sample) // 2
+    if odd.count(0) > 0.6 * half and even.count(0) < 0.1 * half:
+        encoding = "utf-16-le"
+    elif even.count(0) > 0.6 * half and odd.count(0) < 0.1 * half:
+        encoding = "utf-16-be"
+    else:
+        return None
+    text = sample.decode(encoding, errors="replace")
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t\f")
+    return encoding if printable >= 0.95 * len(text) else None
+
+
 def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (a superset of
-    Latin-1 for letters: "perché", "è" and "€" survive); binary data is refused."""
+    """UTF-8 (with or without BOM), UTF-16 (with BOM, or without one when every other
+    byte is zero), else Windows-1252 (a superset of Latin-1 for letters: "perché", "è"
+    and "€" survive); binary data is refused."""
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             raise DocumentError("wrong_extension", kind)
+    program = program_kind(data)
+    if program and not data.startswith(b"#!"):
+        raise DocumentError("program", program)
     sample = data[:8192]
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DocumentError("binary", str(exc)) from exc
+    encoding = utf16_without_bom(sample)
+    if encoding:
+        try:
+            return data[:len(data) // 2 * 2].decode(encoding)
         except UnicodeDecodeError as exc:
             raise DocumentError("binary", str(exc)) from exc
     if b"\x00" in sample:
@@ -110,31 +155,45 @@ def _quiet_pypdf() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def check_pdf_head(data: bytes) -> None:
+    """Refuse bytes that are not a PDF (``%PDF-`` in the first KB), saying what they are."""
+    if b"%PDF-" in data[:1024]:
+        return
+    program = program_kind(data)
+    if program:
+        raise DocumentError("program", program)
+    kind = next((k for m, k in _MAGIC if data.startswith(m)), None)
+    if data.lstrip()[:1] == b"<":
+        kind = "HTML"
+    if kind is None:
+        raise DocumentError("not_pdf_other")
+    raise DocumentError("not_pdf", kind)
+
+
 def read_pdf(data: bytes, ocr: OCR | None = None,
-             on_page: Callable[[Page], None] | None = None) -> list[Page]:
+             on_page: Callable[[Page], None] | None = None,
+             check: Callable[[], None] | None = None,
+             max_pages: int | None = None) -> list[Page]:
     """Text of each page with pypdf; encrypted PDFs open only with an empty password.
 
-    Pages without a text layer go to ``ocr`` when it is available; a PDF with no text at
-    all is refused as ``needs_ocr`` (no OCR) or ``ocr_no_text`` (OCR found nothing).
+    Pages without a text layer go to ``ocr`` when it is available, a few at a time with
+    ``check`` between; a PDF with no text at all is refused as ``needs_ocr`` (no OCR) or
+    ``ocr_no_text`` (OCR found nothing), or as ``corrupt_pdf`` when no page could be read
+    and ``blank_pdf`` when its pages hold neither text nor images (neither is a scan).
     """
-    head = data[:1024]
-    if b"%PDF-" not in head:
-        kind = next((k for m, k in _MAGIC if data.startswith(m)), None)
-        if data.lstrip()[:1] == b"<":
-            kind = "HTML"
-        raise DocumentError("not_pdf", kind or "?")
+    check_pdf_head(data)
     if b"%%EOF" not in data[-65536:]:
         # the end of the file is missing: an interrupted download or copy
         raise DocumentError("truncated_pdf", f"{len(data)} byte")
     with _quiet_pypdf():
-        pages, scanned = _pdf_pages(data, on_page)
+        pages, scanned, failed = _pdf_pages(data, on_page, check, max_pages)
+    if not any(p.text.strip() for p in pages):
+        if failed and len(failed) == len(pages):
+            raise DocumentError("corrupt_pdf", f"nessuna delle {len(pages)} pagine si legge")
+        if not scanned:
+            raise DocumentError("blank_pdf", pages=len(pages))
     if scanned and ocr is not None and ocr.available():
-        try:
-            found = ocr.recognize(data, scanned)
-        except Exception as exc:  # OCR trouble never sinks ingestion
-            log.warning("OCR failed: %s", exc)
-            found = {}
-        for number, text in found.items():
+        for number, text in _recognize(ocr, data, scanned, check).items():
             if 1 <= number <= len(pages) and len(text.strip()) > len(pages[number - 1].text.strip()):
                 pages[number - 1] = Page(text=text, number=number, ocr=True)
         if not any(p.text.strip() for p in pages):
@@ -144,10 +203,27 @@ def read_pdf(data: bytes, ocr: OCR | None = None,
     return pages
 
 
-def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None
-               ) -> tuple[list[Page], list[int]]:
-    """The pages' text layer, and the numbers of the pages that look scanned (no text, or a
-    few characters over an image)."""
+OCR_GROUP = 4  # scanned pages per OCR call; the time budget is checked between calls
+
+
+def _recognize(ocr: OCR, data: bytes, scanned: list[int],
+               check: Callable[[], None] | None) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for start in range(0, len(scanned), OCR_GROUP):
+        if check is not None:
+            check()
+        try:
+            found.update(ocr.recognize(data, scanned[start:start + OCR_GROUP]))
+        except Exception as exc:  # OCR trouble never sinks ingestion
+            log.warning("OCR failed: %s", exc)
+    return found
+
+
+def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
+               check: Callable[[], None] | None = None, max_pages: int | None = None
+               ) -> tuple[list[Page], list[int], list[int]]:
+    """The pages' text layer, the numbers of the pages that look scanned (no text over an
+    image, or a few characters over one) and of those whose text could not be read."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
@@ -165,6 +241,11 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None
                 raise DocumentError("encrypted", str(exc)) from exc
         pages: list[Page] = []
         scanned: list[int] = []
+        failed: list[int] = []
+        count = len(reader.pages)
+        if max_pages is not None and count > max_pages:
+            raise DocumentError("too_many_pages", f"{count}, limite {max_pages}",
+                                pages=count)
         for number, page in enumerate(reader.pages, start=1):
             try:
                 text = page.extract_text() or ""
@@ -172,11 +253,18 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None
                 raise DocumentError("encrypted", str(exc)) from exc
             except Exception:  # one bad page does not sink the document
                 text = ""
+                failed.append(number)
             pages.append(Page(text=text, number=number))
-            if not text.strip() or (len(text.strip()) < 16 and _has_images(page)):
+            if (not text.strip() or len(text.strip()) < 16) and _has_images(page):
                 scanned.append(number)
+            elif not text.strip() and number not in failed and not _has_content(page):
+                pass  # a blank page: nothing to OCR
+            elif not text.strip():
+                scanned.append(number)  # drawn text (vector outlines): OCR may read it
             if on_page is not None:
                 on_page(pages[-1])
+            if check is not None:
+                check()
     except DocumentError:
         raise
     except RecursionError as exc:
@@ -187,7 +275,16 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None
         raise DocumentError("corrupt_pdf", f"{type(exc).__name__}: {exc}"[:200]) from exc
     if not pages:
         raise DocumentError("corrupt_pdf", "nessuna pagina")
-    return pages, scanned
+    return pages, scanned, failed
+
+
+def _has_content(page) -> bool:
+    """The page draws something (a content stream that is not empty)."""
+    try:
+        contents = page.get_contents()
+        return contents is not None and bool(contents.get_data().strip())
+    except Exception:  # noqa: BLE001 - unreadable content counts as content
+        return True
 
 
 def _has_images(page) -> bool:
