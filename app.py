@@ -45,6 +45,9 @@ def parse_args(argv: Sequence[str] | None = None,
 
 def main(argv: Sequence[str] | None = None) -> int:
     configure_offline_environment()
+    from assistant.privacy import install_log_masking
+
+    install_log_masking()  # nothing a citizen types reaches a log in clear
     args = parse_args(argv)
     from assistant import Assistant, AssistantError, Settings, messages
     from assistant.ui import create_server, serve, texts

@@ -218,7 +218,8 @@ def test_thumbs_and_comment_are_stored_masked_with_configuration(ui, tmp_path):
     assert ui.rate(records, messages, 1, None) == ("", None)
     assert ui.add_comment(None, "x") == "Prima valuti una risposta con il pollice in su o in giù."
     status, _ = ui.rate(records, messages, 1, "Dislike")
-    assert [r["rating"] for r in ui.feedback.rows()] == ["up", "down"]
+    # changing the rating of the same answer updates its row (issue 13, item 7)
+    assert [r["rating"] for r in ui.feedback.rows()] == ["down"]
 
 
 def test_liked_values():

@@ -227,7 +227,10 @@ class UIController:
     # ---- feedback ------------------------------------------------------------------------
     def rate(self, records: Sequence[Record] | None, history: Sequence[Any] | None,
              index: Any, liked: Any) -> tuple[str, int | None]:
-        """Store a thumbs up/down for the message at ``index``; (status, feedback id)."""
+        """Store a thumbs up/down for the message at ``index``; (status, feedback id).
+
+        The answer's record remembers its feedback id, so that changing the rating (👎 to
+        👍) updates the same row instead of adding a second one."""
         rating = liked_rating(liked)
         if rating is None:
             return "", None
@@ -241,12 +244,16 @@ class UIController:
         if turn >= len(records):
             return texts.text("feedback.nothing_to_rate"), None
         record = records[turn]
-        settings = self.assistant.settings
-        feedback_id = self.feedback.add(FeedbackRecord(
-            rating=rating, question=record.get("question", ""), answer=record.get("answer", ""),
-            citations=record.get("citations", []), embedder=settings.embedder,
-            retriever=settings.retriever, answerer=settings.answerer,
-            filters=record.get("filters") or {}))
+        feedback_id = record.get("feedback_id")
+        if not (isinstance(feedback_id, int) and self.feedback.rerate(feedback_id, rating)):
+            settings = self.assistant.settings
+            feedback_id = self.feedback.add(FeedbackRecord(
+                rating=rating, question=record.get("question", ""),
+                answer=record.get("answer", ""), citations=record.get("citations", []),
+                embedder=settings.embedder, retriever=settings.retriever,
+                answerer=settings.answerer, filters=record.get("filters") or {}))
+            if isinstance(record, dict):  # the session's own record (a gr.State value)
+                record["feedback_id"] = feedback_id
         key = "feedback.thanks_up" if rating == "up" else "feedback.thanks_down"
         return texts.text(key), feedback_id
 
