@@ -6,6 +6,14 @@ documents that answer it, paths relative to the corpus folder), ``facts`` (strin
 correct answer contains), ``reference_answer``, optional ``history``
 (``[{question, answer}]``, earlier turns of a follow-up) and optional ``filters``
 (``{ambito, comune, doc_type, year, source}``, as a user would set them in the UI).
+
+Kinds that no document answers: ``unanswerable`` (on the corpus' topics, but not in it) and
+``out_of_domain`` (recipes, sport, geography, public services the corpus does not cover).
+
+A second schema is read too, that of externally written sets such as
+``evals/qa/piano-triennale/qa.jsonl``: ``{id, question, doc, page, facts, answerable, kind}``.
+``doc`` (a file name) becomes the gold source (with ``page``), ``answerable: false`` the kind
+``unanswerable`` (those rows carry no kind), and the file is never rewritten.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from assistant.errors import AssistantError, ConfigError
 from .textmatch import contains
 
 UNANSWERABLE = "unanswerable"
+OUT_OF_DOMAIN = "out_of_domain"
+UNANSWERABLE_KINDS = (UNANSWERABLE, OUT_OF_DOMAIN)
 FOLLOW_UP = "follow_up"
 MINIMUMS = {"questions": 120, UNANSWERABLE: 20, FOLLOW_UP: 10}
 FILTER_KEYS = ("ambito", "comune", "doc_type", "year", "source")
@@ -30,6 +40,7 @@ FILTER_KEYS = ("ambito", "comune", "doc_type", "year", "source")
 class Gold:
     source: str
     section: str | None = None
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,11 @@ class QAItem:
 
     @property
     def answerable(self) -> bool:
-        return self.kind != UNANSWERABLE
+        return self.kind not in UNANSWERABLE_KINDS
+
+    @property
+    def out_of_domain(self) -> bool:
+        return self.kind == OUT_OF_DOMAIN
 
     @property
     def gold_sources(self) -> tuple[str, ...]:
@@ -58,6 +73,8 @@ class QAItem:
 
         if not isinstance(data, dict):
             raise bad("expected a JSON object")
+        if "answerable" in data and "gold" not in data:
+            data = from_external_schema(data, where)
         for key in ("id", "question", "kind"):
             if not isinstance(data.get(key), str) or not data[key].strip():
                 raise bad(f"field {key!r} must be a non-empty string, got {data.get(key)!r}")
@@ -67,7 +84,10 @@ class QAItem:
                 entry = {"source": entry}
             if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
                 raise bad(f"gold entries need a 'source' string, got {entry!r}")
-            gold.append(Gold(entry["source"], entry.get("section")))
+            page = entry.get("page")
+            if page is not None and (not isinstance(page, int) or isinstance(page, bool)):
+                raise bad(f"gold 'page' must be a whole number, got {page!r}")
+            gold.append(Gold(entry["source"], entry.get("section"), page))
         facts = data.get("facts") or []
         if not isinstance(facts, list) or not all(isinstance(f, str) and f.strip()
                                                   for f in facts):
@@ -81,10 +101,29 @@ class QAItem:
         if not isinstance(filters, dict) or set(filters) - set(FILTER_KEYS):
             raise bad(f"field 'filters' accepts only {', '.join(FILTER_KEYS)}, got {filters!r}")
         kind = data["kind"].strip()
-        if kind != UNANSWERABLE and not (gold and facts):
+        if kind not in UNANSWERABLE_KINDS and not (gold and facts):
             raise bad(f"an answerable question ({kind}) needs 'gold' and 'facts'")
         return cls(data["id"].strip(), data["question"], kind, tuple(gold), tuple(facts),
                    str(data.get("reference_answer") or ""), tuple(history), dict(filters))
+
+
+def from_external_schema(data: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """A row of the ``{id, question, doc, page, facts, answerable, kind}`` schema as a row of
+    ours: ``doc`` and ``page`` become the gold entry, ``answerable: false`` the kind
+    ``unanswerable`` (a kind it names itself, such as ``out_of_domain``, is kept)."""
+    answerable = data.get("answerable")
+    if not isinstance(answerable, bool):
+        raise ConfigError(f"{where}field 'answerable' must be true or false, got "
+                          f"{answerable!r}", setting="qa")
+    kind = data.get("kind")
+    if not answerable:
+        kind = kind if kind in UNANSWERABLE_KINDS else UNANSWERABLE
+    doc = data.get("doc")
+    gold = [{"source": doc, "page": data.get("page")}] if answerable and doc else []
+    return {"id": data.get("id"), "question": data.get("question"), "kind": kind,
+            "gold": gold, "facts": data.get("facts") or [],
+            "reference_answer": data.get("reference_answer") or "",
+            "history": data.get("history") or [], "filters": data.get("filters") or {}}
 
 
 def load_qa(path: str | Path) -> list[QAItem]:

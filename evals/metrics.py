@@ -13,11 +13,19 @@ Definitions (answerable questions unless said otherwise):
   the gold passages among the first k hits.
 * ``fact_recall`` – mean share of facts found in the answer text; ``all_facts`` – share of
   questions whose answer holds every fact.
-* ``citation_gold_doc`` – answered questions citing a gold document; ``citation_support`` –
+* ``fact_any`` – share of questions whose answer text holds at least one fact, refusals
+  included (the ``fact_in_answer`` of the external scorer ``score_cli.py``; ``fact_recall``
+  counts the share of the facts instead, so it is lower when a question has several).
+* ``citation_gold_doc`` – answered questions citing a gold document; ``doc_cited`` – the
+  same over every answerable question, refusals included (``doc_any`` of ``score_cli.py``);
+  ``citation_support`` –
   facts found in answers that the passage cited for them (the ``[n]`` markers of the line)
   really holds.
 * ``refusal_precision`` / ``refusal_recall`` – refusals that were right / unanswerable
-  questions refused; ``false_refusal_rate`` – answerable questions refused.
+  questions refused (out-of-domain ones included); ``in_domain_refusal_recall`` – the
+  ``unanswerable`` kind alone; ``ood_refusal_rate`` – ``out_of_domain`` questions refused;
+  ``false_refusal_rate`` – answerable questions refused.
+* ``multi_turn_passed`` – questions asked after earlier turns (``history``) that passed.
 * ``latency_p50_ms`` / ``latency_p95_ms`` – time of :meth:`Assistant.ask`, all questions.
 """
 
@@ -28,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .dataset import QAItem
+from .dataset import OUT_OF_DOMAIN, QAItem
 from .textmatch import contains
 
 K_VALUES = (1, 3, 5)
@@ -57,12 +65,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("passage_recall@5", "Gold passage recall@5"),
     Metric("fact_recall", "Facts in answer"),
     Metric("all_facts", "Answers with all facts"),
+    Metric("fact_any", "Answers with a fact"),
     Metric("citation_gold_doc", "Gold doc cited"),
+    Metric("doc_cited", "Gold doc cited (all answerable)"),
     Metric("citation_support", "Facts held by cited passage"),
     Metric("refusal_precision", "Refusal precision"),
     Metric("refusal_recall", "Refusal recall"),
+    Metric("in_domain_refusal_recall", "Refusal recall, in-domain unanswerable"),
+    Metric("ood_refusal_rate", "Out-of-domain refused"),
     Metric("false_refusal_rate", "False refusal rate", higher_is_better=False),
     Metric("passed", "Questions passed"),
+    Metric("multi_turn_passed", "Multi-turn questions passed"),
     Metric("judge_faithfulness", "Judge: faithfulness"),
     Metric("judge_relevancy", "Judge: answer relevancy"),
     Metric("latency_p50_ms", "Latency p50 (ms)", higher_is_better=False, percent=False),
@@ -92,11 +105,13 @@ class QuestionScore:
     gold_sources: tuple[str, ...] = ()
     reference_answer: str = ""
     config: str = ""
+    turns: int = 0
     answer: str = ""
     refused: bool = False
     error: str | None = None
     latency_ms: float = 0.0
     facts_found: list[str] = field(default_factory=list)
+    facts_in_text: list[str] = field(default_factory=list)
     facts_supported: list[str] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
@@ -109,6 +124,10 @@ class QuestionScore:
     @property
     def answered(self) -> bool:
         return self.error is None and not self.refused
+
+    @property
+    def out_of_domain(self) -> bool:
+        return self.kind == OUT_OF_DOMAIN
 
     @property
     def cited_gold(self) -> bool:
@@ -159,7 +178,7 @@ def score_question(item: QAItem, answer: Any | None, latency_ms: float = 0.0,
     """Score ``answer`` (an :class:`assistant.Answer`, or None when ``ask`` raised)."""
     score = QuestionScore(item.id, item.kind, item.question, item.answerable, item.facts,
                           item.gold_sources, item.reference_answer, config,
-                          latency_ms=latency_ms, error=error)
+                          turns=len(item.history), latency_ms=latency_ms, error=error)
     gold = set(item.gold_sources)
     hits = list(getattr(answer, "hits", None) or []) if answer is not None else []
     held_by_rank: list[set[str]] = []
@@ -188,6 +207,7 @@ def score_question(item: QAItem, answer: Any | None, latency_ms: float = 0.0,
     for cit in answer.citations:
         score.citations.append({"id": cit.id, "source": cit.source, "section": cit.section,
                                 "page": cit.page, "text": cit.text})
+    score.facts_in_text = [f for f in item.facts if contains(answer.answer, f)]
     if score.refused:
         return score
     score.facts_found = [f for f in item.facts if contains(answer.answer, f)]
@@ -249,16 +269,25 @@ def summarize(scores: list[QuestionScore], k_values: Iterable[int] = K_VALUES
     out["fact_recall"] = _mean([s.fact_share for s in answerable])
     out["all_facts"] = _mean([1.0 if s.facts and len(s.facts_found) == len(s.facts) else 0.0
                               for s in answerable])
+    out["fact_any"] = _mean([1.0 if s.facts_in_text else 0.0 for s in answerable])
     out["citation_gold_doc"] = _mean([1.0 if s.cited_gold else 0.0 for s in answered])
+    out["doc_cited"] = _mean([1.0 if s.cited_gold else 0.0 for s in answerable])
     found = sum(len(s.facts_found) for s in answered)
     out["citation_support"] = _share(sum(len(s.facts_supported) for s in answered), found)
     out["refusal_precision"] = _share(sum(1 for s in refused if not s.answerable),
                                       len(refused))
     out["refusal_recall"] = _share(sum(1 for s in unanswerable if s.refused),
                                    len(unanswerable))
+    in_domain = [s for s in unanswerable if not s.out_of_domain]
+    out["in_domain_refusal_recall"] = _share(sum(1 for s in in_domain if s.refused),
+                                             len(in_domain))
+    out_of_domain = [s for s in unanswerable if s.out_of_domain]
+    out["ood_refusal_rate"] = _share(sum(1 for s in out_of_domain if s.refused),
+                                     len(out_of_domain))
     out["false_refusal_rate"] = _share(sum(1 for s in answerable if s.refused),
                                        len(answerable))
     out["passed"] = _mean([1.0 if s.passed else 0.0 for s in scores])
+    out["multi_turn_passed"] = _mean([1.0 if s.passed else 0.0 for s in scores if s.turns])
     for name in ("faithfulness", "relevancy"):
         values = [s.judge[name] for s in scores if s.judge.get(name) is not None]
         out[f"judge_{name}"] = _mean(values)  # type: ignore[arg-type]

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import HEADLINE, METRIC_BY_KEY, METRICS, QuestionScore, percentile
-from .runner import EvalRun
+from .runner import ROOT, EvalRun
+from .suite import MACRO, SUITE_METRICS, SuiteRun
 
 KIND_METRICS = ("doc_hit@5", "passage_mrr", "fact_recall", "all_facts", "citation_support",
                 "refusal_recall", "false_refusal_rate", "passed", "latency_p50_ms")
@@ -314,4 +315,68 @@ def write_reports(run: EvalRun, folder: str | Path) -> dict[str, Path]:
         for result in run.configs:
             for score in result.scores:
                 out.write(json.dumps(score.as_dict(), ensure_ascii=False, default=str) + "\n")
+    return paths
+
+
+# ---- suite -----------------------------------------------------------------------------------
+def _suite_rows(run: SuiteRun, config: str) -> tuple[list[str], list[list[str]]]:
+    """Header (metric, each set, macro average) and one row per suite metric."""
+    summaries = run.summaries(config)
+    macro = run.macro(config)
+    header = ["metric"] + list(summaries) + [MACRO]
+    rows = [["questions"] + [str(s["questions"]) for s in summaries.values()]
+            + [str(macro["questions"])]]
+    rows += [[key] + [fmt(key, s.get(key)) for s in summaries.values()]
+             + [fmt(key, macro.get(key))] for key in SUITE_METRICS]
+    return header, rows
+
+
+def suite_table(run: SuiteRun, config: str) -> str:
+    """A terminal table of one configuration: metrics down, sets across, macro average last."""
+    header, rows = _suite_rows(run, config)
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) if i == 0 else v.rjust(w)
+                       for i, (v, w) in enumerate(zip(row, widths)))
+             for row in [header] + rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([f"configuration {config}:"] + lines
+                     + [f"percentages except latency (ms); {run.seconds:.1f} s", ""])
+
+
+def suite_markdown(run: SuiteRun) -> str:
+    """The suite report: a table per configuration, then what each set is."""
+    parts = [f"# Suite report — {run.started}", "",
+             f"Duration {run.seconds:.1f} s. Percentages except latency (milliseconds); the "
+             "macro average is the unweighted mean over sets (of the p95s, for latency).", "",
+             "Metrics: " + "; ".join(f"`{key}` {label(key)}" for key in SUITE_METRICS), ""]
+    for config in run.config_names:
+        header, rows = _suite_rows(run, config)
+        parts += [f"## {config}", "", _md_table(header, rows), ""]
+    parts += ["## Reference sets", ""]
+    for name, reference in run.references.items():
+        data = run.runs[name].dataset
+        files = ", ".join(f"`{q.name}`" for q in reference.qa)
+        parts.append(f"- **{name}** (`{_relative(reference.corpus)}`; {files}; "
+                     + ", ".join(f"{k} {v}" for k, v in data.items()) + f"): "
+                     + reference.description)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def write_suite_reports(run: SuiteRun, folder: str | Path) -> dict[str, Path]:
+    """suite.md and suite.json in ``folder``, and each set's full reports in ``folder/<set>``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": folder / "suite.md", "json": folder / "suite.json"}
+    paths["markdown"].write_text(suite_markdown(run), encoding="utf-8")
+    paths["json"].write_text(json.dumps(run.as_json(), ensure_ascii=False, indent=2),
+                             encoding="utf-8")
+    for name, set_run in run.runs.items():
+        write_reports(set_run, folder / name)
     return paths

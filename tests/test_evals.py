@@ -15,7 +15,7 @@ from assistant.retrieval import Hit
 from assistant.store import StoredChunk
 from evals.configs import builtin_configs, index_key, load_config, resolve_configs
 from evals.dataset import MINIMUMS, QAItem, check_dataset, counts, load_qa
-from evals.gate import DEFAULT_THRESHOLDS, Thresholds
+from evals.gate import DEFAULT_THRESHOLDS, SuiteThresholds, Thresholds
 from evals.metrics import percentile, score_question, summarize, summarize_by_kind
 from evals.textmatch import contains
 
@@ -276,6 +276,8 @@ def test_thresholds_name_the_broken_metric():
 
 
 def test_committed_thresholds_load():
-    gate = Thresholds.load(DEFAULT_THRESHOLDS)
+    gate = SuiteThresholds.load(DEFAULT_THRESHOLDS)
     assert gate.config in builtin_configs()
-    assert gate.minimum and all(0 < v <= 1 for v in gate.minimum.values())
+    assert {"demo", "second", "manuals", "piano-triennale"} <= set(gate.sets)
+    for thresholds in gate.sets.values():
+        assert thresholds.minimum and all(0 < v <= 1 for v in thresholds.minimum.values())
