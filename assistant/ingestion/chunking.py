@@ -65,7 +65,7 @@ class Chunker:
 
     @property
     def signature(self) -> str:
-        return f"chunker-v5:{self.chunk_size}:{self.chunk_overlap}"
+        return f"chunker-v6:{self.chunk_size}:{self.chunk_overlap}"
 
     def chunk(self, source: str, pages: list[Page], reflow: bool = False) -> list[Chunk]:
         stream = self.stream(source, reflow)
@@ -85,8 +85,9 @@ class ChunkStream:
     the pages still held when the document ends.
 
     The first ``LOOKAHEAD`` pages are held until running headers and footers can be told
-    apart ("pag. 4 DSD-MUT-01-V01 - Manuale ...": the same line on most pages); they are
-    kept on the first page that has them only.
+    apart ("pag. 4 DSD-MUT-01-V01 - Manuale ...": the same line, or the same line but its
+    page number, at the top or bottom of most pages); they are kept on the first page that
+    has them only.
     """
 
     LOOKAHEAD = 6
@@ -120,14 +121,15 @@ class ChunkStream:
         return self.chunks[start:]
 
     def _release(self) -> None:
-        self._running = running_lines([p.text for p in self._held])
+        self._running = running_lines([p.text for p in self._held],
+                                      [p.number for p in self._held])
         held, self._held = self._held, []
         for page in held:
             self._chunk_page(page)
 
     def _chunk_page(self, page: Page) -> None:
         text = clean_text(strip_running_lines(page.text, self._running or frozenset(),
-                                              self._seen_running))
+                                              self._seen_running, page.number))
         blocks, self._section = split_page(text, section=self._section, reflow=self.reflow)
         for group_section, texts in _group(blocks):
             for piece in self.chunker._splitter.split_text("\n\n".join(texts)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -12,51 +13,121 @@ from ..datafiles import load_yaml
 
 @lru_cache(maxsize=1)
 def _boilerplate() -> re.Pattern[str]:
-    patterns = load_yaml("boilerplate.yaml")["lines"]
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    """One pattern for the lines of boilerplate.yaml, which may also stand as a heading
+    ("## Potrebbe interessarti", as the HTML reader writes an h2) or a list item ("-
+    Condividi su Facebook"), and for its page numbers, lines of their own."""
+    data = load_yaml("boilerplate.yaml")
+    lines = "|".join(f"(?:{p})" for p in data["lines"])
+    numbers = "|".join(f"(?:{p})" for p in data["page_numbers"])
+    return re.compile(rf"(?:#{{1,6}}\s+|[-•*]\s+)?(?:{lines})|{numbers}", re.IGNORECASE)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 _BULLET = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
 
 
-_DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"\d{1,5}")  # a longer number is never a page number
+_MAX_NUMBERS = 6  # the first numbers of a line that may be its page number
+_PAGE_SLOT = "\x00"  # marks where a running line carries its page number
 
 
-def _line_key(line: str) -> str:
-    return _DIGITS.sub("#", _SPACES.sub(" ", line).strip().lower())
+def running_keys(line: str, page: int | None) -> list[str]:
+    """The keys under which ``line`` may run from page to page: its text, numbers included
+    ("dsd-mut-02-v01"), and, for each of its first numbers, its text with that number
+    written as an offset from the page's number (``page``): "pag. 4 di 15" on page 4 and
+    "pag. 5 di 15" on page 5 share the key "pag. \\x000\\x00 di 15". Lines of two characters
+    or less have none."""
+    text = _SPACES.sub(" ", line).strip().lower()
+    if len(text) <= 2:
+        return []
+    keys = [text]
+    if page is not None:
+        for index, match in enumerate(_NUMBER.finditer(text)):
+            if index == _MAX_NUMBERS:
+                break
+            if match.start() and text[match.start() - 1].isdigit() or \
+                    text[match.end():match.end() + 1].isdigit():
+                continue  # part of a longer number
+            offset = int(match.group()) - page
+            keys.append(f"{text[:match.start()]}{_PAGE_SLOT}{offset}{_PAGE_SLOT}"
+                        f"{text[match.end():]}")
+    return keys
 
 
-def running_lines(pages: list[str], share: float = 0.5) -> frozenset[str]:
-    """Running headers and footers of a printed document: lines (numbers aside) found on at
-    least ``share`` of its pages, in documents of three pages or more ("pag. 4 DSD-MUT-01 -
-    Manuale utilizzo ..."), as :func:`strip_running_lines` compares them."""
-    if len(pages) < 3:
+def _page_lines(text: str, page: int | None) -> list[list[str] | None]:
+    """Each line's :func:`running_keys`; ``None`` for a line an edge run passes over (blank,
+    or web boilerplate and page numbers that :func:`clean_text` drops anyway)."""
+    pattern = _boilerplate()
+    lines: list[list[str] | None] = []
+    for raw in text.split("\n"):
+        line = _SPACES.sub(" ", raw).strip()
+        keys = running_keys(line, page) if line and not pattern.fullmatch(line) else []
+        lines.append(keys or None)
+    return lines
+
+
+def edge_runs(lines: list[list[str] | None], running: set[str] | frozenset[str]
+              ) -> dict[int, str]:
+    """The lines at the top and at the bottom of a page whose keys are ``running``, each
+    with its running key: from the first line down, and from the last line up, until a
+    line that does not run (lines without keys are passed over). A line that runs in the
+    middle of a page, between lines of its own, is the page's content and is not listed."""
+    found: dict[int, str] = {}
+    for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
+        for index in order:
+            keys = lines[index]
+            if keys is None:
+                continue
+            key = next((k for k in keys if k in running), None)
+            if key is None:
+                break
+            found[index] = key
+    return found
+
+
+def running_lines(pages: list[str], numbers: list[int | None] | None = None,
+                  share: float | None = None) -> frozenset[str]:
+    """Running headers and footers of a printed document of three pages or more: lines at
+    the top or bottom of at least ``share`` of its pages (and of three) with the same text,
+    numbers included ("DSD-MUT-01-V01"), or with the same text but the page number ("pag. 4
+    di 15" on page 4, "pag. 5 di 15" on page 5: the number is the page's own ``numbers``,
+    1-based by default, plus one offset). Lines that differ by other numbers ("Telefono
+    0833 123456" on one service sheet, "Telefono 0833 654321" on the next) are content.
+
+    Returned as keys of :func:`running_keys`, which :func:`strip_running_lines` compares.
+    """
+    rule = load_yaml("boilerplate.yaml")["running_lines"]
+    share = float(rule["share"]) if share is None else share
+    if len(pages) < int(rule["min_pages"]):
         return frozenset()
-    counts: dict[str, int] = {}
-    for text in pages:
-        for key in {_line_key(line) for line in text.split("\n")}:
-            if len(key) > 2:
-                counts[key] = counts.get(key, 0) + 1
-    floor = max(3, share * len(pages))
-    return frozenset(k for k, n in counts.items() if n >= floor)
+    numbers = numbers or list(range(1, len(pages) + 1))
+    floor = max(int(rule["min_pages"]), share * len(pages))
+    keyed = [_page_lines(text, number) for text, number in zip(pages, numbers)]
+    counts = Counter(k for lines in keyed for k in {k for keys in lines if keys for k in keys})
+    running = {k for k, n in counts.items() if n >= floor}
+    while True:  # keep the keys that run at the edges of enough pages (the set only shrinks)
+        counts = Counter(k for lines in keyed for k in set(edge_runs(lines, running).values()))
+        kept = {k for k, n in counts.items() if n >= floor}
+        if kept == running:
+            return frozenset(kept)
+        running = kept
 
 
-def strip_running_lines(text: str, running: frozenset[str], seen: set[str]) -> str:
-    """``text`` without the running lines already ``seen`` on an earlier page: each is kept
-    once, where it first appears (a document code such as "DSD-MUT-01-V01" is worth
-    finding; on every page it only breaks the text)."""
+def strip_running_lines(text: str, running: frozenset[str], seen: set[str],
+                        number: int | None = None) -> str:
+    """``text`` (the page numbered ``number``) without the running lines at its top and
+    bottom already ``seen`` on an earlier page: each is kept once, where it first appears
+    (a document code such as "DSD-MUT-01-V01" is worth finding; on every page it only
+    breaks the text)."""
     if not running:
         return text
-    kept = []
-    for line in text.split("\n"):
-        key = _line_key(line)
-        if key in running:
-            if key in seen:
-                continue
-            seen.add(key)
-        kept.append(line)
-    return "\n".join(kept)
+    lines = text.split("\n")
+    drop = set()
+    for index, key in sorted(edge_runs(_page_lines(text, number), running).items()):
+        if key in seen:
+            drop.add(index)
+        seen.add(key)
+    return "\n".join(line for index, line in enumerate(lines) if index not in drop)
 
 
 def clean_text(text: str) -> str:
