@@ -97,8 +97,10 @@ class Suite:
                               "twice", setting="suite")
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_SUITE, root: str | Path = ROOT) -> "Suite":
-        """The sets of a suite file; relative paths are resolved from ``root``."""
+    def load(cls, path: str | Path = DEFAULT_SUITE, root: str | Path | None = None) -> "Suite":
+        """The sets of a suite file. Relative paths are resolved from ``root``, by default
+        the file's ``root`` field taken from the file's folder (the folder itself without
+        one)."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"suite file not found: {path}", setting="suite")
@@ -106,6 +108,9 @@ class Suite:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: {exc}", setting="suite") from exc
+        if root is None:
+            root = (path.parent / str(data.get("root") or ".")).resolve() \
+                if isinstance(data, dict) else path.parent
         return cls.from_dict(data, root, path)
 
     @classmethod
