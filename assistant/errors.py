@@ -85,9 +85,14 @@ class StoreUnavailableError(AssistantError):
 
 class InputFileError(AssistantError):
     """A file given on the command line (``--questions``, ``--history``) cannot be used.
-    Facts: ``path``, ``problem`` (a key of ``input_file_problems`` in strings_it.yaml)."""
+    ``reason``: missing, unreadable, too_large, not_text, not_json, not_turns (the message
+    is ``error_input_file_<reason>`` in strings_it.yaml). Facts: ``path``."""
 
     code = "input_file"
+
+    def __init__(self, reason: str, detail: str = "", **facts: object) -> None:
+        super().__init__(detail or reason, **facts)
+        self.reason = reason
 
 
 class UploadError(AssistantError):

@@ -187,11 +187,12 @@ def read_pdf(data: bytes, ocr: OCR | None = None,
         raise DocumentError("truncated_pdf", f"{len(data)} byte")
     with _quiet_pypdf():
         pages, scanned, failed = _pdf_pages(data, on_page, check, max_pages)
-    if not any(p.text.strip() for p in pages):
-        if failed and len(failed) == len(pages):
-            raise DocumentError("corrupt_pdf", f"nessuna delle {len(pages)} pagine si legge")
-        if not scanned:
-            raise DocumentError("blank_pdf", pages=len(pages))
+    if not any(p.text.strip() for p in pages) and not scanned:
+        # neither text nor anything to OCR: damaged pages, or blank ones; not a scan
+        if failed:
+            raise DocumentError("corrupt_pdf", f"{len(failed)} pagine su {len(pages)} "
+                                "non si leggono")
+        raise DocumentError("blank_pdf", pages=len(pages))
     if scanned and ocr is not None and ocr.available():
         for number, text in _recognize(ocr, data, scanned, check).items():
             if 1 <= number <= len(pages) and len(text.strip()) > len(pages[number - 1].text.strip()):
@@ -257,10 +258,12 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
             pages.append(Page(text=text, number=number))
             if (not text.strip() or len(text.strip()) < 16) and _has_images(page):
                 scanned.append(number)
-            elif not text.strip() and number not in failed and not _has_content(page):
-                pass  # a blank page: nothing to OCR
             elif not text.strip():
-                scanned.append(number)  # drawn text (vector outlines): OCR may read it
+                drawing = _drawing(page)
+                if drawing == "damaged" and number not in failed:
+                    failed.append(number)  # its content cannot even be decompressed
+                elif drawing == "drawn":
+                    scanned.append(number)  # drawn text (vector outlines): OCR may read it
             if on_page is not None:
                 on_page(pages[-1])
             if check is not None:
@@ -278,13 +281,24 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
     return pages, scanned, failed
 
 
-def _has_content(page) -> bool:
-    """The page draws something (a content stream that is not empty)."""
+def _drawing(page) -> str:
+    """What a page without text draws: "none" (no content: a blank page), "damaged" (its
+    content streams hold bytes that do not decompress) or "drawn" (shapes, perhaps text
+    drawn as outlines)."""
     try:
-        contents = page.get_contents()
-        return contents is not None and bool(contents.get_data().strip())
-    except Exception:  # noqa: BLE001 - unreadable content counts as content
-        return True
+        contents = page.get("/Contents")
+        if contents is None:
+            return "none"
+        contents = contents.get_object()
+        streams = [c.get_object() for c in contents] if isinstance(contents, list) \
+            else [contents]
+        raw = sum(len(getattr(s, "_data", b"") or b"") for s in streams)
+        decoded = sum(len(s.get_data() or b"") for s in streams)
+    except Exception:  # noqa: BLE001 - content that cannot be read is damaged
+        return "damaged"
+    if decoded:
+        return "drawn"
+    return "damaged" if raw else "none"
 
 
 def _has_images(page) -> bool:

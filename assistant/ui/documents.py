@@ -7,19 +7,25 @@ files keep only a cleaned base name: directories, ``..`` and hidden names are re
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import messages
-from ..errors import AssistantError
+from ..errors import AssistantError, DocumentError, UploadError
 from ..ingestion.catalog import Catalog
-from ..ingestion.readers import SUPPORTED_SUFFIXES, read_pages
+from ..ingestion.readers import SUPPORTED_SUFFIXES, check_pdf_head, decode_text, read_pages
 from ..text import normalize
 from . import render, texts
 
@@ -172,33 +178,80 @@ def safe_filename(name: str) -> str | None:
 class UploadOutcome:
     saved: list[tuple[str, bool]] = field(default_factory=list)  # (name, replaced an old one)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name, Italian reason)
+    # (name, where its previous version was kept) for every replaced file
+    versions: list[tuple[str, str]] = field(default_factory=list)
+
+
+VERSIONS_DIR = ".versioni"  # hidden: ingest and the document route never see it
+VERSIONS_LOG = "versioni.jsonl"
+CONTENT_PROBE = 65536  # bytes read to check that the content matches the extension
 
 
 class Uploader:
-    """Copies uploaded files into the corpus folder after checking name, type and size."""
+    """Copies uploaded files into the corpus folder after checking name, type, content and
+    size; nothing is stored unless every check passes.
+
+    A name that exists is refused unless ``save(..., replace=True)`` (an operator's
+    explicit choice): the old file then goes to ``versions_dir`` (default
+    ``<corpus>/.versioni``, which ingest ignores) under a timestamped name, recorded in
+    its ``versioni.jsonl``. The corpus (old versions included) may not grow past
+    ``quota_mb`` through uploads. Uploaded files lying in one of ``temp_dirs`` (by default
+    Gradio's upload folder) are deleted once handled, saved or refused.
+    """
 
     def __init__(self, corpus_dir: Path, max_file_mb: float,
-                 suffixes: Sequence[str] = SUPPORTED_SUFFIXES) -> None:
+                 suffixes: Sequence[str] = SUPPORTED_SUFFIXES, quota_mb: float = 2000.0,
+                 versions_dir: Path | None = None,
+                 temp_dirs: Sequence[Path] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         if not max_file_mb or max_file_mb <= 0:
             raise ValueError(f"max_file_mb must be positive, got {max_file_mb!r}")
+        if not quota_mb or quota_mb <= 0:
+            raise ValueError(f"quota_mb must be positive, got {quota_mb!r}")
         self.corpus_dir = Path(corpus_dir)
         self.max_file_mb = float(max_file_mb)
+        self.quota_mb = float(quota_mb)
         self.suffixes = tuple(s.lower() for s in suffixes)
+        self.versions_dir = Path(versions_dir) if versions_dir else self.corpus_dir / VERSIONS_DIR
+        self.temp_dirs = [Path(d) for d in (temp_dirs if temp_dirs is not None
+                                            else gradio_upload_dirs())]
+        self._clock = clock
+        self._lock = threading.Lock()  # one upload writes the corpus at a time
 
-    def save(self, files: Sequence[Any]) -> UploadOutcome:
-        """``files``: paths (the name is their base name) or ``(name, path)`` pairs."""
+    @classmethod
+    def for_settings(cls, settings: Any) -> "Uploader":
+        return cls(settings.corpus_dir, settings.max_file_mb,
+                   quota_mb=settings.upload_quota_mb)
+
+    def save(self, files: Sequence[Any], replace: bool = False) -> UploadOutcome:
+        """``files``: paths (the name is their base name) or ``(name, path)`` pairs.
+        ``replace``: an existing document of the same name is replaced (its old version
+        kept); without it such a file is refused."""
         outcome = UploadOutcome()
         for item in files or []:
             name, path = _name_and_path(item)
-            reason = self._refusal(name, path)
+            try:
+                with self._lock:
+                    reason = self._refusal(name, path) or self._store(name, path, replace,
+                                                                      outcome)
+            finally:
+                self._discard_temp(path)
             if reason:
                 outcome.refused.append((name, reason))
-                continue
-            target = self.corpus_dir / safe_filename(name)  # type: ignore[operator]
-            replaced = target.exists()
-            self._copy(path, target)
-            outcome.saved.append((target.name, replaced))
         return outcome
+
+    def withdraw(self, name: str, version: str | None = None) -> None:
+        """Take a just-saved file out of the corpus again (the ingest refused it), putting
+        back the previous ``version`` it replaced, if any."""
+        clean = safe_filename(name)
+        if clean is None:
+            return
+        target = self.corpus_dir / clean
+        with self._lock:
+            if version and Path(version).is_file():
+                os.replace(version, target)
+            elif target.is_file():
+                target.unlink()
 
     def _refusal(self, name: str, path: Path) -> str | None:
         clean = safe_filename(name)
@@ -222,18 +275,114 @@ class Uploader:
         root = self.corpus_dir.resolve()
         if not (root / clean).resolve().is_relative_to(root):
             return texts.text("documents.bad_name")
+        return self._content_refusal(path, suffix) or self._quota_refusal(size)
+
+    def _content_refusal(self, path: Path, suffix: str) -> str | None:
+        """The content must be what the extension says: a PDF starts with ``%PDF-``; a
+        text, Markdown or HTML file decodes as text (no program, no binary data)."""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(CONTENT_PROBE)
+        except OSError as exc:
+            return messages.skip_reason("unreadable", exc.strerror or str(exc))
+        try:
+            if suffix == ".pdf":
+                check_pdf_head(head)
+            else:
+                decode_text(head)  # refuses programs, other formats and binary data
+        except DocumentError as exc:
+            detail = messages.skip_reason(exc.reason, exc.detail, **exc.facts)
+            return messages.for_error(UploadError("content", detail, suffix=suffix))
         return None
 
-    def _copy(self, source: Path, target: Path) -> None:
+    def _quota_refusal(self, size: int) -> str | None:
+        used = _folder_bytes(self.corpus_dir)
+        if used + size > self.quota_mb * 1024 * 1024:
+            return messages.for_error(UploadError(
+                "quota", used=f"{used / 1048576:.0f}", quota=_number(self.quota_mb)))
+        return None
+
+    def _store(self, name: str, source: Path, replace: bool,
+               outcome: UploadOutcome) -> str | None:
+        """Copy into the corpus (through a hidden temporary file); the reason on refusal."""
+        target = self.corpus_dir / safe_filename(name)  # type: ignore[operator]
+        if target.exists() and not replace:
+            return messages.for_error(UploadError("exists", name=target.name))
         self.corpus_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.corpus_dir, prefix=".upload-", suffix=".part")
         os.close(fd)
         try:
             shutil.copyfile(source, tmp)
+            if not replace:
+                try:
+                    os.link(tmp, target)  # fails if the name appeared meanwhile
+                except FileExistsError:
+                    return messages.for_error(UploadError("exists", name=target.name))
+                outcome.saved.append((target.name, False))
+                return None
+            kept = self._keep_version(target) if target.exists() else None
             os.replace(tmp, target)
+            outcome.saved.append((target.name, kept is not None))
+            if kept is not None:
+                outcome.versions.append((target.name, str(kept)))
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                return messages.for_error(UploadError("disk_full"))
+            return messages.skip_reason("unreadable", exc.strerror or str(exc))
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    def _keep_version(self, target: Path) -> Path:
+        """Move the current ``target`` into the versions folder and record it."""
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self._clock()))
+        kept = self.versions_dir / f"{target.stem}.{stamp}{target.suffix}"
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = self.versions_dir / f"{target.stem}.{stamp}-{n}{target.suffix}"
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        os.replace(target, kept)
+        record = {"name": target.name, "kept_as": kept.name, "sha256": digest,
+                  "bytes": kept.stat().st_size, "replaced_at": stamp}
+        with open(self.versions_dir / VERSIONS_LOG, "a", encoding="utf-8") as log_file:
+            log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return kept
+
+    def _discard_temp(self, path: Path) -> None:
+        """Delete an uploaded file left in Gradio's upload folder (and its folder, when
+        it is then empty); files elsewhere are never touched."""
+        try:
+            resolved = path.resolve()
+        except OSError:
+            return
+        for folder in self.temp_dirs:
+            try:
+                root = folder.resolve()
+            except OSError:
+                continue
+            if resolved != root and resolved.is_relative_to(root):
+                with contextlib.suppress(OSError):
+                    resolved.unlink()
+                    if resolved.parent != root:
+                        resolved.parent.rmdir()
+                return
+
+
+def gradio_upload_dirs() -> list[Path]:
+    """Where Gradio keeps uploaded files: ``GRADIO_TEMP_DIR`` or ``<tmp>/gradio``."""
+    return [Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")]
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += (Path(dirpath) / name).stat().st_size
+    return total
 
 
 def _name_and_path(item: Any) -> tuple[str, Path]:
