@@ -203,3 +203,14 @@ def test_only_files_whose_boilerplate_changed_are_indexed_again(tmp_path):
     assert not any("sportello chiuso" in t for t in texts.values())
     assert all(f"Descrizione {n}." in texts[f"{n}.md"] for n in range(6))
     assert bot.ingest().files_indexed == 0  # nothing moved: nothing indexed
+
+
+def test_a_long_text_is_neither_counted_nor_stripped(tmp_path):
+    for n in range(4):
+        (tmp_path / f"{n}.txt").write_text(_page(f"Titolo {n}", f"Testo {n}."), "utf-8")
+    big = _page("Titolo lungo", "Una riga di un testo molto lungo.\n" * 80_000)
+    (tmp_path / "lungo.txt").write_text(big, "utf-8")
+    census = LineCensus.build(tmp_path, sorted(tmp_path.iterdir()))
+    assert "lungo.txt" not in census.files and "0.txt" in census.files
+    pages = [Page(big)]
+    assert census.strip("lungo.txt", pages) is pages

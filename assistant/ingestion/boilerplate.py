@@ -155,16 +155,21 @@ class LineCensus:
     def build(cls, corpus_dir: Path, paths: list[Path], cache: Path | None = None,
               limit_bytes: int | None = None) -> "LineCensus":
         """The census of the web, text and Markdown files among ``paths`` (files of
-        ``corpus_dir``); files that cannot be read are left out (the ingest reports them).
-        ``cache`` keeps the line keys of every file for the next run."""
+        ``corpus_dir``); files that cannot be read are left out (the ingest reports them),
+        and so are files over ``limit_bytes`` or ``max_file_kb`` of boilerplate.yaml (a
+        long text is no page of a site: it is neither counted nor stripped). ``cache``
+        keeps the line keys of every file for the next run."""
         known = _load(cache)
         files: dict[str, FileLines] = {}
+        cap = int(load_yaml("boilerplate.yaml")["corpus_lines"]["max_file_kb"]) * 1024
+        if limit_bytes is not None:
+            cap = min(cap, limit_bytes)
         for path in paths:
             if path.suffix.lower() not in CENSUS_SUFFIXES:
                 continue
             source = path.relative_to(corpus_dir).as_posix()
             try:
-                if limit_bytes is not None and path.stat().st_size > limit_bytes:
+                if path.stat().st_size > cap:
                     continue
                 data = path.read_bytes()
             except OSError:
@@ -208,20 +213,20 @@ class LineCensus:
         if not running:
             return pages
         own = self.files[source].title
+
+        def keys_of(line: str) -> list[str] | None:
+            key = LineKeys.of(line)
+            if key is None:
+                return None
+            if key.heading and key.named == own:
+                return ["own title"]  # never a candidate: stops a run
+            return [k for k in (key.line, key.trail, key.named) if k]
+
         out: list[Page] = []
         changed = False
         for page in pages:
             lines = clean_text(page.text).split("\n")
-            keyed: list[list[str] | None] = []
-            for line in lines:
-                key = LineKeys.of(line)
-                if key is None:
-                    keyed.append(None)
-                elif key.heading and key.named == own:
-                    keyed.append(["own title"])  # never a candidate: stops a run
-                else:
-                    keyed.append([k for k in (key.line, key.trail, key.named) if k])
-            drop = edge_runs(keyed, running)
+            drop = edge_runs(lines, running, keys_of)
             kept = "\n".join(line for i, line in enumerate(lines) if i not in drop)
             changed = changed or bool(drop)
             out.append(Page(kept, page.number, page.ocr))

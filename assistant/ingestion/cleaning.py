@@ -7,6 +7,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable, Sequence, TypeVar
 
 from ..datafiles import load_yaml
 
@@ -26,6 +27,7 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 _BULLET = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
 
 
+T = TypeVar("T")
 _NUMBER = re.compile(r"\d{1,5}")  # a longer number is never a page number
 _MAX_NUMBERS = 6  # the first numbers of a line that may be its page number
 _PAGE_SLOT = "\x00"  # marks where a running line carries its page number
@@ -54,28 +56,28 @@ def running_keys(line: str, page: int | None) -> list[str]:
     return keys
 
 
-def _page_lines(text: str, page: int | None) -> list[list[str] | None]:
-    """Each line's :func:`running_keys`; ``None`` for a line an edge run passes over (blank,
+def _keys_of_line(raw: str, page: int | None) -> list[str] | None:
+    """A line's :func:`running_keys`; ``None`` for a line an edge run passes over (blank,
     or web boilerplate and page numbers that :func:`clean_text` drops anyway)."""
-    pattern = _boilerplate()
-    lines: list[list[str] | None] = []
-    for raw in text.split("\n"):
-        line = _SPACES.sub(" ", raw).strip()
-        keys = running_keys(line, page) if line and not pattern.fullmatch(line) else []
-        lines.append(keys or None)
-    return lines
+    line = _SPACES.sub(" ", raw).strip()
+    if not line or _boilerplate().fullmatch(line):
+        return None
+    return running_keys(line, page) or None
 
 
-def edge_runs(lines: list[list[str] | None], running: set[str] | frozenset[str]
-              ) -> dict[int, str]:
-    """The lines at the top and at the bottom of a page whose keys are ``running``, each
-    with its running key: from the first line down, and from the last line up, until a
-    line that does not run (lines without keys are passed over). A line that runs in the
-    middle of a page, between lines of its own, is the page's content and is not listed."""
+def edge_runs(lines: Sequence[T], running: set[str] | frozenset[str],
+              keys_of: Callable[[T], list[str] | None]) -> dict[int, str]:
+    """The lines at the top and at the bottom of a page whose keys (``keys_of(line)``) are
+    ``running``, each with its running key: from the first line down, and from the last
+    line up, until a line that does not run (lines without keys are passed over). A line
+    that runs in the middle of a page, between lines of its own, is the page's content and
+    is not listed. Keys are asked only of the lines walked over."""
     found: dict[int, str] = {}
     for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
         for index in order:
-            keys = lines[index]
+            if index in found:
+                break  # the two runs met: the whole page runs
+            keys = keys_of(lines[index])
             if keys is None:
                 continue
             key = next((k for k in keys if k in running), None)
@@ -83,6 +85,10 @@ def edge_runs(lines: list[list[str] | None], running: set[str] | frozenset[str]
                 break
             found[index] = key
     return found
+
+
+def _listed(keys: list[str] | None) -> list[str] | None:
+    return keys
 
 
 def running_lines(pages: list[str], numbers: list[int | None] | None = None,
@@ -102,11 +108,13 @@ def running_lines(pages: list[str], numbers: list[int | None] | None = None,
         return frozenset()
     numbers = numbers or list(range(1, len(pages) + 1))
     floor = max(int(rule["min_pages"]), share * len(pages))
-    keyed = [_page_lines(text, number) for text, number in zip(pages, numbers)]
+    keyed = [[_keys_of_line(line, number) for line in text.split("\n")]
+             for text, number in zip(pages, numbers)]
     counts = Counter(k for lines in keyed for k in {k for keys in lines if keys for k in keys})
     running = {k for k, n in counts.items() if n >= floor}
     while True:  # keep the keys that run at the edges of enough pages (the set only shrinks)
-        counts = Counter(k for lines in keyed for k in set(edge_runs(lines, running).values()))
+        counts = Counter(k for lines in keyed
+                         for k in set(edge_runs(lines, running, _listed).values()))
         kept = {k for k, n in counts.items() if n >= floor}
         if kept == running:
             return frozenset(kept)
@@ -123,7 +131,8 @@ def strip_running_lines(text: str, running: frozenset[str], seen: set[str],
         return text
     lines = text.split("\n")
     drop = set()
-    for index, key in sorted(edge_runs(_page_lines(text, number), running).items()):
+    runs = edge_runs(lines, running, lambda line: _keys_of_line(line, number))
+    for index, key in sorted(runs.items()):
         if key in seen:
             drop.add(index)
         seen.add(key)
