@@ -80,6 +80,7 @@ def _labels(cell: str) -> list[str]:
 class InterventionReport:
     funding: Counts = field(default_factory=Counts)
     targets: Counts = field(default_factory=Counts)
+    filters: Counts = field(default_factory=Counts)
     found: int = 0
     labelled: int = 0
     rows: int = 0
@@ -89,7 +90,7 @@ class InterventionReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"funding": self.funding.as_dict(), "targets": self.targets.as_dict(),
-                "found": self.found, "labelled": self.labelled, "rows": self.rows,
+                "filters": self.filters.as_dict(), "found": self.found, "labelled": self.labelled, "rows": self.rows,
                 "not_interventions": self.not_interventions, "missing": self.missing,
                 "errors": self.errors}
 
@@ -143,7 +144,27 @@ def check_interventions(search: Any, labels: dict[str, Any] | None = None
                                   "destinatari": targets,
                                   "attesi_destinatari": gold.get("targets") or []})
     report.not_interventions = sorted(spurious)
+    _check_filters(search, golds, report.filters)
     return report
+
+
+def _check_filters(search: Any, golds: Sequence[dict[str, Any]], counts: Counts) -> None:
+    """A search by funding source or target group alone (no keywords), for every label:
+    the labelled interventions it lists that have the label, those it misses, those it
+    lists wrongly (rows of no labelled intervention are not counted)."""
+    if not hasattr(search, "funding_labels"):   # a search without filters finds none
+        for gold in golds:
+            counts.fn += len(gold.get("funding") or []) + len(gold.get("targets") or [])
+        return
+    for column, labels in (("funding", search.funding_labels),
+                           ("targets", search.target_labels)):
+        for label in labels:
+            option = {"funding": label} if column == "funding" else {"target": label}
+            listed = {_gold_for(row, golds) for row in search.search("", **option)} - {None}
+            expected = {i for i, g in enumerate(golds) if label in (g.get(column) or [])}
+            counts.tp += len(listed & expected)
+            counts.fp += len(listed - expected)
+            counts.fn += len(expected - listed)
 
 
 # ---- Servizi per me ----------------------------------------------------------------------
@@ -203,7 +224,8 @@ def _print_interventions(report: InterventionReport, out: TextIO) -> None:
     print(f"interventi etichettati trovati: {report.found}/{report.labelled} "
           f"({report.rows} righe su tutte le ricerche)", file=out)
     for name, counts in (("fonte di finanziamento", report.funding),
-                         ("destinatari", report.targets)):
+                         ("destinatari", report.targets),
+                         ("filtri per fonte e destinatari", report.filters)):
         print(f"{name}: precisione {counts.precision:.3f}, richiamo {counts.recall:.3f} "
               f"(tp {counts.tp}, fp {counts.fp}, fn {counts.fn})", file=out)
     print(f"righe che non sono interventi: {len(report.not_interventions)}", file=out)

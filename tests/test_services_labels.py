@@ -13,6 +13,7 @@ from assistant.ui.services import InterventionSearch, ServiceFinder
 
 MIN_FUNDING = (0.95, 0.95)   # precision, recall
 MIN_TARGETS = (0.90, 0.85)
+MIN_FILTERS = (0.90, 0.85)
 MIN_SERVICES = (0.90, 0.90)
 
 
@@ -23,6 +24,7 @@ def _assert_interventions(bot):
     assert (report.funding.precision, report.funding.recall) >= MIN_FUNDING, report.errors
     assert report.targets.precision >= MIN_TARGETS[0], report.errors
     assert report.targets.recall >= MIN_TARGETS[1], report.errors
+    assert (report.filters.precision, report.filters.recall) >= MIN_FILTERS
 
 
 def _assert_services(bot):

@@ -260,36 +260,27 @@ class InterventionSearch:
         of :attr:`funding_labels` / :attr:`target_labels`, case ignored) only those funded
         by that source / aimed at that group. The query may be empty when a label is given.
         An unknown label matches nothing."""
-        wanted_funding = self.reader.funding.canonical(funding) if funding else None
-        wanted_target = self.reader.targets.canonical(target) if target else None
-        if (funding and not wanted_funding) or (target and not wanted_target):
+        wanted = _Wanted(self.reader.funding.canonical(funding) if funding else None,
+                         self.reader.targets.canonical(target) if target else None)
+        if (funding and not wanted.funding) or (target and not wanted.target):
             return []
         query = (query or "").strip()
-        labelled = bool(wanted_funding or wanted_target)
-        if not query and labelled:
-            query = " ".join(x for x in (wanted_funding, wanted_target) if x)
-            keywords: set[str] | None = None
-        else:
-            query = self.assistant.check_question(query)
-            keywords = set()
+        by_label_only = not query and wanted.any()
+        query = wanted.as_query() if by_label_only else self.assistant.check_question(query)
         self.assistant.refresh()
         filters = filters or Filters()
-        scopes, _place = self.assistant.resolve_places(query, filters) if filters.comune \
-            else ([filters], None)
+        scope = self.assistant.resolve_places(query, filters)[0][0] if filters.comune \
+            else filters
         extra = QueryExpander.extra_terms(self.assistant.expander.expand(query))
-        if keywords is not None:
-            keywords = set(terms(query)) | set(extra)
-        k = self.k * 4 if labelled else self.k
-        hits = self.assistant.retriever.retrieve(query, k, scopes[0], extra)
+        keywords = None if by_label_only else set(terms(query)) | set(extra)
+        hits = self.assistant.retriever.retrieve(query, self.k * 4 if wanted.any() else self.k,
+                                                 scope, extra)
         rows: list[InterventionRow] = []
         seen: set[str] = set()
         for hit in hits:
             for item in self._matching(hit.chunk, keywords):
-                if (wanted_funding and wanted_funding not in item.funding) \
-                        or (wanted_target and wanted_target not in item.targets):
-                    continue
                 key = normalize(f"{item.heading}\n{item.text}")  # one line, two areas: two rows
-                if key in seen:
+                if key in seen or not wanted.accepts(item):
                     continue
                 seen.add(key)
                 rows.append(self._row(item, hit.chunk))
@@ -328,6 +319,24 @@ class InterventionSearch:
             ambito=str(ambito), documento=documento,
             url=render.document_url(chunk.source, chunk.page, chunk.id),
             titolo=chunk.title, pagina=chunk.page, sezione=chunk.section or "")
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """The funding source and target group a search is restricted to (None: any)."""
+
+    funding: str | None = None
+    target: str | None = None
+
+    def any(self) -> bool:
+        return bool(self.funding or self.target)
+
+    def as_query(self) -> str:
+        return " ".join(x for x in (self.funding, self.target) if x)
+
+    def accepts(self, item: Intervention) -> bool:
+        return (not self.funding or self.funding in item.funding) \
+            and (not self.target or self.target in item.targets)
 
 
 def _row_text(text: str) -> str:
