@@ -4,6 +4,7 @@ footers of a crawled site) are not indexed; each page's own text is, and answers
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from assistant import Assistant, HashingEmbedder, Settings
 from assistant.ingestion import boilerplate
 from assistant.ingestion.boilerplate import CENSUS_NAME, LineCensus
-from assistant.ingestion.readers import Page
+from assistant.ingestion.readers import Page, read_pages
 
 SITE = Path(__file__).resolve().parent / "data" / "crawled_site"
 
@@ -93,8 +94,6 @@ def test_pages_answer_questions_about_their_content(site_bot, question, fact, so
 
 def _census(files: dict[str, str], **rule) -> LineCensus:
     """A census of in-memory files (name -> text), as the ingest builds it from disk."""
-    import hashlib
-
     entries = {}
     for name, text in files.items():
         digest = hashlib.sha256(text.encode()).hexdigest()
@@ -203,6 +202,21 @@ def test_only_files_whose_boilerplate_changed_are_indexed_again(tmp_path):
     assert not any("sportello chiuso" in t for t in texts.values())
     assert all(f"Descrizione {n}." in texts[f"{n}.md"] for n in range(6))
     assert bot.ingest().files_indexed == 0  # nothing moved: nothing indexed
+    # the third file goes: back on two files, the notice is content again where it is
+    path.unlink()
+    last = bot.ingest()
+    assert last.files_removed == 1 and last.files_indexed == 2 and last.files_unchanged == 3
+    texts = _texts(bot)
+    assert all("sportello chiuso" in texts[f"{n}.md"] for n in (0, 1))
+
+
+def test_breadcrumb_trails_go_whatever_their_last_step():
+    files = {f"{n}.html": f"<p>Home / Servizi / Pagina {n}</p><h1>Titolo {n}</h1>"
+             f"<p>Contenuto della pagina {n}, con le sue informazioni.</p>" for n in range(4)}
+    census = _census(files)
+    for name, raw in files.items():
+        kept = census.strip(name, read_pages(Path(name), raw.encode()))
+        assert "Home /" not in kept[0].text and "Contenuto della pagina" in kept[0].text
 
 
 def test_a_long_text_is_neither_counted_nor_stripped(tmp_path):

@@ -47,7 +47,7 @@ from .readers import Page, read_pages
 CENSUS_NAME = "line_census.json"
 CENSUS_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _CENSUS_VERSION = 1
-_TRAIL = re.compile(r"\s[>›»]\s")  # a step of a breadcrumb trail
+_TRAIL = re.compile(r"\s[>›»/]\s")  # a step of a breadcrumb trail ("Home / Servizi")
 _MARKERS = re.compile(r"^(?:#{1,6}|[-•*])\s+")  # heading and list-item marks
 log = logging.getLogger(__name__)
 
