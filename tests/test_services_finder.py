@@ -51,8 +51,11 @@ def test_repeated_situations_are_asked_once(finder, monkeypatch):
         return retrieve(self, *args, **kwargs)
 
     monkeypatch.setattr(type(finder.assistant.retriever), "retrieve", counting)
-    _, results = finder.find(["anziani"] * 3200 + ["minori", "anziani"], "Matino")
+    _, results = finder.find(["anziani"] * 150 + ["minori", "anziani"], "Matino")
     assert [r.id for r in results] == ["anziani", "minori"] and len(calls) == 2
+    calls.clear()
+    _, results = finder.find(["anziani"] * 3_200_000 + ["minori"], "Matino")
+    assert [r.id for r in results] == ["anziani"] and len(calls) == 1   # the rest unread
 
 
 def test_bad_inputs(finder):

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -28,10 +28,10 @@ from . import render, texts
 from .interventions import (Intervention, InterventionReader, Vocabulary,  # noqa: F401
                             interventions_data)
 
-log = logging.getLogger(__name__)
 
 MAX_COMUNE_CHARS = 120
 MAX_SITUATION_ID_CHARS = 200
+MAX_SITUATION_REQUESTS = 200
 Progress = Callable[[int, int, str], None]
 
 
@@ -122,11 +122,12 @@ class ServiceFinder:
                          f"{', '.join(s.id for s in self.situations)}")
 
     def chosen(self, situation_ids: Sequence[str]) -> list[Situation]:
-        """The situations asked for, each once, in the order given. The list is read only
-        until every known situation has been named, so a request repeating one situation
-        thousands of times costs what one does."""
+        """The situations asked for, each once, in the order given. Only the first
+        ``MAX_SITUATION_REQUESTS`` names are read, and only until every known situation has
+        been named, so a request repeating one situation thousands of times costs what one
+        does."""
         chosen: dict[str, Situation] = {}
-        for raw in situation_ids:
+        for raw in islice(situation_ids or (), MAX_SITUATION_REQUESTS):
             if len(chosen) == len(self.situations):
                 break
             situation = self.by_id(str(raw)[:MAX_SITUATION_ID_CHARS])
