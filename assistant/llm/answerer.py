@@ -187,6 +187,9 @@ class LLMAnswerer:
                     answer = refusal(question, searched, expansions, extractive.evidence, hits)
                     answer.answerer = self.name
                     return answer
+            if "unsupported" in result.reasons:
+                return self._fallback(extractive, LLMError(
+                    "no claim supported by the passage it cites", reason="unsupported"))
             return self._fallback(extractive, LLMError("no valid citation",
                                                        reason="no_citation"))
         answer = Answer(question, join_claims(result.kept), False,
@@ -195,8 +198,9 @@ class LLMAnswerer:
         if result.dropped:
             data = load_yaml("llm_it.yaml")
             count = len(result.dropped)
-            answer.notice = (data["dropped_one"] if count == 1
-                             else data["dropped"].format(count=count))
+            key = "dropped_unsupported" if "unsupported" in result.reasons else "dropped"
+            answer.notice = (data[key + "_one"] if count == 1
+                             else data[key].format(count=count))
         return answer
 
     def _fallback(self, extractive: Answer, error: LLMError) -> Answer:
