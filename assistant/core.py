@@ -6,20 +6,23 @@ import logging
 import threading
 import time
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .answering import Answer, EvidenceScorer, ExtractiveAnswerer, listing_topic
+from .answer_features import CorpusStats
+from .answering import Answer, ExtractiveAnswerer, listing_topic
 from .config import Settings
-from .conversation import Turn, answer_hint, rewrite
+from .conversation import Turn
 from .embedding import Embedder, make_embedder
 from .errors import IndexMissingError, QuestionError
 from .expansion import QueryExpander
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
+from .passages import config as answering_config
+from .query import Query, QueryAnalyzer
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names
 from .sections import listed_section_ids
 from .store import ChunkStore, Manifest
-from .text import normalize, stem, terms, words
+from .text import normalize
+from .typos import Corrector
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +40,16 @@ class Assistant:
         self.embedder = embedder or make_embedder(self.settings)
         self._store = store
         self._answerer = answerer
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held only to swap the state questions read
+        self._refresh_lock = threading.Lock()  # one thread builds a new state at a time
         self._bm25 = BM25Index(Path(self.settings.index_dir) / BM25_SUBDIR)
         self._state_version: str | None = None
         self._checked_at: float | None = None
         self.places: dict[str, tuple[str, str]] = {}
         self.region_of: dict[str, str] = {}
         self.expander = QueryExpander()
-        self.scorer = EvidenceScorer()
+        self.stats = CorpusStats()
+        self.analyzer = QueryAnalyzer(expander=self.expander)
 
     # ---- components ----------------------------------------------------------------------
     @property
@@ -61,7 +66,7 @@ class Assistant:
 
     def _make_answerer(self) -> Any:
         extractive = ExtractiveAnswerer(self.settings.max_sentences, self.settings.min_evidence,
-                                        self.scorer)
+                                        stats=lambda: self.stats)
         if self.settings.answerer == "llm":
             from .llm import LLMAnswerer
 
@@ -79,17 +84,25 @@ class Assistant:
     # ---- ingestion -----------------------------------------------------------------------
     def ingest(self, corpus_dir: Path | None = None,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
-        with self._lock:
+        """Bring the index up to date with the corpus, as the only writer of the index
+        (another ingest, in this or another process, waits at most
+        ``settings.index_lock_timeout`` seconds, then :class:`IndexBusyError`).
+
+        Questions are never held up: they keep answering from the last consistent state
+        while the ingest runs, and switch to the new one at once when it is stored."""
+        from .locking import IndexWriteLock
+
+        with IndexWriteLock(Path(self.settings.index_dir), self.settings.index_lock_timeout):
             try:
-                report = Ingestor(self.settings, self.store, self.embedder).run(corpus_dir,
-                                                                                progress)
+                report = Ingestor(self.settings, self.store, self.embedder).run(
+                    corpus_dir, progress, publish=self._publish)
             finally:
                 release = getattr(self.embedder, "close", None)
                 if release is not None:  # embedding workers live for one ingest
                     release()
-            self._checked_at = None  # the version decides whether anything is rebuilt
-            self.refresh()
-            return report
+        self._checked_at = None  # the version decides whether anything is rebuilt
+        self.refresh()
+        return report
 
     def manifest(self) -> Manifest:
         """The manifest file, or for a Chroma server the manifest shared in the server."""
@@ -102,54 +115,110 @@ class Assistant:
 
         Questions call it too: the check (manifest and store count) runs at most every
         ``settings.state_check_seconds``, so another process's ingest is seen within that
-        time.
+        time. While an ingest writes the index (the write lock is held) the state in use
+        stays: it is the last consistent one. A new state is built aside and swapped in at
+        once; a question that finds another thread building it answers from the current
+        state instead of waiting (only the first state, or ``force``, is waited for).
         """
+        from .locking import IndexWriteLock
+
+        now = time.monotonic()
         with self._lock:
-            now = time.monotonic()
             if not force and self._checked_at is not None \
                     and now - self._checked_at < self.settings.state_check_seconds:
                 return
-            manifest: Manifest | None = None
-            if self.settings.store == "http":  # shared by every process (docs/scale-out.md)
-                version = f"{self.store.get_state().get('version')}:{self.store.count()}"
-            else:
-                manifest = self.manifest()
-                if not manifest.path.exists() \
-                        and not (Path(self.settings.index_dir) / "chroma").exists():
-                    raise IndexMissingError(str(self.settings.index_dir),
-                                            index=str(self.settings.index_dir))
-                version = f"{manifest.version()}:{self.store.count()}"
             self._checked_at = now
-            if not force and version == self._state_version:
-                return
-            loaded = not force and self._bm25.load()
-            if not loaded or self._bm25.version != version:
-                # the manifest is read before the store: a document that changes after it
-                # changes its entry, so the next refresh sees it
-                sources = _source_hashes(manifest if manifest is not None
-                                         else self.manifest())
-                if not (loaded and self._update_lexical(version, sources)):
-                    chunks, vectors = self.store.dump()
-                    self._bm25.build(chunks, version, vectors, sources)
-            elif self._bm25.vectors is None and self._bm25.ids:
+        waited = force or self._state_version is None
+        if not self._refresh_lock.acquire(blocking=waited):
+            return  # another thread builds the new state: answer from the current one
+        try:
+            with IndexWriteLock(Path(self.settings.index_dir)).reading() as free:
+                if not free and self._state_version is not None and not force:
+                    return  # an ingest is writing: keep the last consistent state
+                manifest, version = self._read_version()
+                if not force and version == self._state_version:
+                    return
+                bm25 = self._state_for(version, manifest, force, writing=not free)
+                self._swap(bm25, bm25.version or version)
+        finally:
+            self._refresh_lock.release()
+
+    def _read_version(self) -> tuple[Manifest | None, str]:
+        """The manifest (None for a Chroma server) and the version of the stored state."""
+        if self.settings.store == "http":  # shared by every process (docs/scale-out.md)
+            return None, f"{self.store.get_state().get('version')}:{self.store.count()}"
+        manifest = self.manifest()
+        if not manifest.path.exists() \
+                and not (Path(self.settings.index_dir) / "chroma").exists():
+            raise IndexMissingError(str(self.settings.index_dir),
+                                    index=str(self.settings.index_dir))
+        return manifest, f"{manifest.version()}:{self.store.count()}"
+
+    def _state_for(self, version: str, manifest: Manifest | None, force: bool,
+                   writing: bool = False) -> BM25Index:
+        """A lexical index for ``version``, built aside (the one in use is not touched):
+        the saved one when it is that version, or while an ingest is ``writing`` (it is
+        the last consistent state); else the saved one updated, or a full build. Only
+        the chunks of documents the manifest lists, and not retired, are indexed."""
+        bm25 = BM25Index(Path(self.settings.index_dir) / BM25_SUBDIR)
+        loaded = not force and bm25.load()
+        if loaded and (bm25.version == version or writing):
+            if bm25.vectors is None and bm25.ids:
                 # a lexical index saved without the vectors of exact filtered search
-                vectors = self.store.vectors(self._bm25.ids)
-                if vectors is not None:
-                    self._bm25.attach_vectors(vectors)
+                vectors = self.store.vectors(bm25.ids)
+                if vectors is not None and not writing:
+                    bm25.attach_vectors(vectors)
+            return bm25
+        # the manifest is read before the store: a document that changes after it
+        # changes its entry, so the next refresh sees it
+        manifest = manifest if manifest is not None else self.manifest()
+        sources = _source_hashes(manifest)
+        retired = _retired_ids(manifest)
+        if not (loaded and self._update_lexical(version, sources, bm25, retired)):
+            chunks, vectors = _listed_only(*self.store.dump(), sources, retired)
+            bm25.build(chunks, version, vectors, sources)
+        return bm25
+
+    def _publish(self) -> None:
+        """Called by the ingest once every new version is stored and before the old ones
+        are deleted: build the new state (retired chunks and deleted documents left out)
+        and switch to it. Its version is the one the store will have once the ingest
+        has deleted them, so the refresh after the ingest finds nothing to do."""
+        manifest = self.manifest()
+        chunks = sum(int(entry.get("chunks", 0)) for entry in manifest.files.values())
+        if self.settings.store == "http":
+            version = f"{self.store.get_state().get('version')}:{chunks}"
+        else:
+            version = f"{manifest.version()}:{chunks}"
+        with self._refresh_lock:
+            self._swap(self._state_for(version, manifest, force=False), version)
+
+    def _swap(self, bm25: BM25Index, version: str) -> None:
+        """Make ``bm25`` the state questions use, with what derives from it, at once."""
+        with self._lock:
+            self._bm25 = bm25
             self._derive_state()
             self._state_version = version
+            self.store.show_only(bm25.ids)
 
-    def _update_lexical(self, version: str, sources: dict[str, str]) -> bool:
-        """Bring the loaded lexical index up to date by dropping and adding only the
-        chunks that changed: those whose id is new or gone, and every chunk of a document
-        whose manifest entry changed (a catalog edit keeps the chunk ids but changes title
-        and metadata) or that the manifest does not list (perhaps being written). False
-        when a full build is needed instead: the index was saved without what an update
-        needs, or more than half of the store changed."""
-        bm25 = self._bm25
+    def _update_lexical(self, version: str, sources: dict[str, str],
+                        bm25: BM25Index | None = None,
+                        retired: frozenset[str] = frozenset()) -> bool:
+        """Bring ``bm25`` (a loaded lexical index, by default the one in use) up to date
+        by dropping and adding only the chunks that changed: those whose id is new or
+        gone, and every chunk of a document whose manifest entry changed (a catalog edit
+        keeps the chunk ids but changes title and metadata) or that the manifest does not
+        list (perhaps being written). ``retired`` chunks (old versions still stored) are
+        left out. False when a full build is needed instead: the index was saved without
+        what an update needs, or more than half of the store changed."""
+        bm25 = bm25 if bm25 is not None else self._bm25
         if bm25.sources is None or bm25.chunk_acronyms is None or not bm25.ids:
             return False
-        order = self.store.ids()
+        # chunks of documents the manifest no longer lists (deleted, not yet out of the
+        # store) are known by their metadata: left out without being read again
+        unlisted = {cid for cid, meta in zip(bm25.ids, bm25.meta)
+                    if meta.get("source") not in sources}
+        order = [cid for cid in self.store.ids() if cid not in retired and cid not in unlisted]
         present = set(order)
         dirty = {s for s in set(bm25.sources) | set(sources)
                  if bm25.sources.get(s) != sources.get(s)}
@@ -163,16 +232,19 @@ class Assistant:
         chunks, vectors = self.store.dump(ids=added)
         if len(chunks) != len(added):  # deleted meanwhile: the store is being written
             return False
+        listed, vectors = _listed_only(chunks, vectors, sources, frozenset())
+        if len(listed) != len(chunks):  # chunks of a document not (or no longer) listed
+            dropped = {c.id for c in chunks}.difference(c.id for c in listed)
+            order = [cid for cid in order if cid not in dropped]
         try:
-            return bm25.update(chunks, removed, version, vectors, order=order,
+            return bm25.update(listed, removed, version, vectors, order=order,
                                sources=sources)
         except (OSError, ValueError, IndexError) as exc:  # unreadable token lists
             log.warning("lexical index rebuilt in full: %s", exc)
             return False
 
     def _derive_state(self) -> None:
-        self.scorer.df = self._bm25.df
-        self.scorer.n = max(1, len(self._bm25.ids))
+        self.stats = CorpusStats(self._bm25.df, max(1, len(self._bm25.ids)))
         from .datafiles import load_yaml
 
         aliases = load_yaml("search.yaml").get("place_aliases", {})
@@ -186,6 +258,10 @@ class Assistant:
             corpus_acronyms=defined if self.settings.expand_acronyms else None,
             use_glossary=self.settings.expand_acronyms,
             use_everyday=self.settings.expand_everyday)
+        self.analyzer = QueryAnalyzer(
+            self.places, self.region_of, self.expander, self._bm25.df,
+            Corrector(self._bm25.df, self.places) if self.settings.correct_typos else None,
+            answering_config()["generic"])
 
     @property
     def retriever(self) -> Retriever:
@@ -205,91 +281,72 @@ class Assistant:
         return question
 
     def resolve_places(self, question: str, filters: Filters) -> tuple[list[Filters], str | None]:
-        """The places a question names, as filters: one filter per distinct place.
+        """The places a question names, as filters (see :meth:`QueryAnalyzer.resolve_places`)."""
+        return self.analyzer.resolve_places(question, filters)
 
-        A comune stands for its ambito ("Matino" -> Casarano); a region for its documents;
-        a region that contains a named ambito adds nothing. Explicit filters win. Returns the
-        filters to search with (several for a question comparing places) and the name of
-        the place when there is exactly one.
-        """
-        base = dict(doc_type=filters.doc_type, year=filters.year)
-        if filters.ambito or filters.source or filters.region:
-            return [filters], None
-        if filters.comune:
-            field, value = self.places.get(normalize(filters.comune), ("ambito", filters.comune))
-            return [Filters(**{field: value}, **base)], filters.comune
-        text = " " + " ".join(words(question)) + " "
-        found: dict[tuple[str, str], str] = {}
-        for name, target in self.places.items():
-            if f" {' '.join(words(name))} " in text:
-                if target not in found or len(name) > len(found[target]):
-                    found[target] = name
-        ambito_regions = {self.region_of.get(v) for f, v in found if f == "ambito"}
-        targets = [t for t in found if not (t[0] == "region" and t[1] in ambito_regions)]
-        if not targets:
-            return [filters], None
-        chosen = [Filters(**{field: value}, **base) for field, value in targets]
-        name = found[targets[0]] if len(targets) == 1 else None
-        return chosen, name
+    def analyze(self, question: str, history: list[Turn] | None = None,
+                filters: Filters | None = None) -> Query:
+        """The analysed question: checked, with the conversation and filters folded in."""
+        question = self.check_question(question)
+        self.refresh()
+        return self.analyzer.analyze(question, history or [], filters)
 
     def ask(self, question: str, history: list[Turn] | None = None,
             filters: Filters | None = None) -> Answer:
         """Answer one question (with the conversation so far), citing the passages used."""
-        prepared = self._prepare(question, history, filters)
-        answer = self.answerer.answer(prepared.question, prepared.hits, prepared.expansions,
-                                      prepared.searched, ignore_terms=prepared.ignore)
-        return self._finish(answer, prepared)
+        query, hits = self._prepare(question, history, filters)
+        answer = self.answerer.answer(query.text, hits, list(query.expansions), query.searched,
+                                      ignore_terms=set(query.ignore), query=query)
+        return self._finish(answer, query)
 
     def ask_stream(self, question: str, history: list[Turn] | None = None,
                    filters: Filters | None = None) -> Iterator[tuple[str, Any]]:
         """``("delta", text)`` events as the answer is written, then ``("final", Answer)``.
 
-        The extractive answerer has no partial output: its answer comes sentence by
-        sentence from the final one. Show the final answer in place of the deltas.
+        The extractive answerer has no partial output: its answer comes line by line (one
+        cited sentence a line) from the final one.
         """
-        prepared = self._prepare(question, history, filters)
+        query, hits = self._prepare(question, history, filters)
+        args = (query.text, hits, list(query.expansions), query.searched)
+        options = {"ignore_terms": set(query.ignore), "query": query}
         stream = getattr(self.answerer, "answer_stream", None)
         if stream is None:
-            answer = self._finish(self.answerer.answer(
-                prepared.question, prepared.hits, prepared.expansions, prepared.searched,
-                ignore_terms=prepared.ignore), prepared)
+            answer = self._finish(self.answerer.answer(*args, **options), query)
             for line in answer.answer.splitlines(keepends=True):
                 yield ("delta", line)
             yield ("final", answer)
             return
-        for kind, value in stream(prepared.question, prepared.hits, prepared.expansions,
-                                  prepared.searched, ignore_terms=prepared.ignore):
-            yield (kind, self._finish(value, prepared) if kind == "final" else value)
+        for kind, value in stream(*args, **options):
+            yield (kind, self._finish(value, query) if kind == "final" else value)
 
     def _prepare(self, question: str, history: list[Turn] | None,
-                 filters: Filters | None) -> "_Prepared":
-        question = self.check_question(question)
-        self.refresh()
-        searched = rewrite(question, history or [], self.places)
-        scopes, place = self.resolve_places(searched, filters or Filters())
-        expansions = self.expander.expand(searched)
-        extra = QueryExpander.extra_terms(expansions)
-        dense_query = searched
-        if expansions:
-            dense_query += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
-        hint = answer_hint(question, history or [], self.places)
-        if hint:
-            dense_query += " " + hint
-            extra += terms(hint)
-        # the citizen's own words count twice against the words an expansion adds
-        lexical = terms(searched) * 2 + extra
-        hits = self._retrieve(dense_query, scopes, lexical)
-        hits += self._listed_sections(searched, hits)
-        ignore = {stem(w) for w in words(place)} if place else set()
-        return _Prepared(question, searched, scopes[0], place, expansions, hits, ignore)
+                 filters: Filters | None) -> tuple[Query, list[Hit]]:
+        query = self.analyze(question, history, filters)
+        return query, self.retrieve(query)
+
+    def retrieve(self, query: Query) -> list[Hit]:
+        """The passages for an analysed question (and, for a question listing a document's
+        headings, the first passage of each such heading)."""
+        hits = self._retrieve(query.dense_text, list(query.scopes), list(query.lexical_terms))
+        return hits + self._listed_sections(query.searched, hits)
 
     @staticmethod
-    def _finish(answer: Answer, prepared: "_Prepared") -> Answer:
-        ambito = prepared.filters.ambito
-        if prepared.place and not answer.refused and ambito \
-                and normalize(ambito) != normalize(prepared.place):
-            note = _place_note(prepared.place, ambito)
-            answer.notice = f"{note} {answer.notice}" if answer.notice else note
+    def _finish(answer: Answer, query: Query) -> Answer:
+        """Notices the answer owes the citizen: which ambito's plan answers a question about
+        a comune, and which words were read as typos of the documents' words."""
+        from . import messages
+
+        notes = []
+        ambito = query.filters.ambito
+        if query.place and not answer.refused and ambito \
+                and normalize(ambito) != normalize(query.place):
+            notes.append(messages.text("answer_intro_place", comune=query.place.title(),
+                                       ambito=ambito))
+        if query.corrections:
+            notes.append(messages.text("typo_notice", words=", ".join(
+                f"«{fixed}»" for _typed, fixed in query.corrections)))
+        if notes:
+            answer.notice = " ".join(notes + ([answer.notice] if answer.notice else []))
         return answer
 
     def _listed_sections(self, question: str, hits: list[Hit]) -> list[Hit]:
@@ -342,21 +399,21 @@ def _source_hashes(manifest: Manifest) -> dict[str, str]:
             for source, entry in manifest.files.items()}
 
 
-@dataclass
-class _Prepared:
-    question: str
-    searched: str
-    filters: Filters
-    place: str | None
-    expansions: list
-    hits: list[Hit]
-    ignore: set[str]
+def _retired_ids(manifest: Manifest) -> frozenset[str]:
+    """Chunks of old versions an ingest keeps until its switch (manifest ``retired``)."""
+    return frozenset(cid for entry in manifest.files.values()
+                     for cid in entry.get("retired") or ())
 
 
-def _place_note(comune: str, ambito: str) -> str:
-    from . import messages
-
-    return messages.text("answer_intro_place", comune=comune.title(), ambito=ambito)
+def _listed_only(chunks: list, vectors: Any, sources: dict[str, str],
+                 retired: frozenset[str]) -> tuple[list, Any]:
+    """``chunks`` (and their rows of ``vectors``) of documents in ``sources`` and not
+    ``retired``: what a consistent state holds."""
+    keep = [i for i, chunk in enumerate(chunks)
+            if chunk.source in sources and chunk.id not in retired]
+    if len(keep) == len(chunks):
+        return chunks, vectors
+    return [chunks[i] for i in keep], (None if vectors is None else vectors[keep])
 
 
 __all__ = ["Assistant"]

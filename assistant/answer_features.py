@@ -1,0 +1,239 @@
+"""Features of candidate sentences and of whole questions, for the fitted answer model.
+
+Every number the extractive answerer decides with is computed here and weighed by the
+model in ``assistant/data/answer_model.yaml`` (fitted by ``python -m evals fit``); no weight
+is set by hand. Term weights are inverse document frequencies of the indexed corpus.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from . import detectors
+from .expansion import Expansion
+from .passages import (DEFINITION, config, is_list_item, key_terms, salient_terms, sentences,
+                       synonyms_for, unheld_measures)
+from .retrieval import Hit
+from .text import normalize, terms
+
+SENTENCE_FEATURES = (
+    "direct", "direct_rel", "via_section", "synonym", "loose", "spelled", "asked",
+    "asked_missing", "heading", "title_share", "place_share", "generic_share", "length",
+    "rank", "position", "hit_score", "dense", "list_item", "lead_in", "digit",
+)
+QUESTION_FEATURES = (
+    "coverage_best", "coverage_union", "unknown", "missing_salient", "unheld", "kind_missing",
+    "asks", "top_p", "margin", "top_hit", "top_dense", "translated", "n_terms",
+    "top_direct", "corrected", "unknown_untranslated", "unknown_words", "salient_missing_any",
+)
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What the answerer knows of the corpus: chunk frequencies of stems, chunk count."""
+
+    df: Mapping[str, int] = field(default_factory=dict)
+    n: int = 1
+
+    def weight(self, term: str) -> float:
+        return math.log(1 + (max(1, self.n) + 1) / (self.df.get(term, 0) + 0.5))
+
+    def known(self, term: str) -> bool:
+        return not self.df or term in self.df
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage that may answer, with its features."""
+
+    hit: Hit
+    rank: int
+    position: int
+    sentence: str
+    features: dict[str, float]
+    probability: float = 0.0
+
+
+@dataclass
+class QuestionEvidence:
+    """How the retrieved passages bear on the question as a whole."""
+
+    features: dict[str, float]
+    crisp_missing: list[str] = field(default_factory=list)  # phone/e-mail/URL asked, absent
+    missing_salient: list[str] = field(default_factory=list)
+    topic: list[str] = field(default_factory=list)
+
+
+class FeatureExtractor:
+    """Computes candidate-sentence and question features over retrieved passages."""
+
+    def __init__(self, stats: CorpusStats | None = None) -> None:
+        self.stats = stats or CorpusStats()
+
+    # ---- sentences -------------------------------------------------------------------------
+    def candidates(self, question: str, hits: Sequence[Hit], expansions: Sequence[Expansion],
+                   kinds: Sequence[str], counted: str | None,
+                   placed: set[str] | None = None) -> list[Candidate]:
+        """Every sentence of the passages that shares something with the question."""
+        generic = config()["generic"]
+        qterms = list(dict.fromkeys(terms(question)))
+        # a comune resolved to its ambito's filter says where to look, not what to say; an
+        # ambito named as such stays what the question is about
+        ambiti = {t for h in hits for t in terms(str(h.chunk.metadata.get("ambito") or ""))}
+        placed = (placed or set()) - ambiti
+        weights = {t: self.stats.weight(t) for t in qterms}
+        # coverage counts the words the passages must say; the placed ones are said by the
+        # filter (place_share tells how much of a sentence is merely the place)
+        total = sum(w for t, w in weights.items() if t not in placed) or 1.0
+        total_all = sum(weights.values()) or 1.0
+        synonyms = synonyms_for(qterms, list(expansions))
+        extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
+        patterns = [detectors.kinds()[k].pattern for k in kinds if k in detectors.kinds()]
+        acronym_terms: set[str] = set()
+        if DEFINITION.search(normalize(question)):
+            for exp in expansions:
+                if exp.is_acronym:
+                    acronym_terms |= set(terms(exp.term))
+        hostile = config()["hostile"]
+        out: list[Candidate] = []
+        for rank, hit in enumerate(hits):
+            section_terms = set(terms(hit.chunk.section or ""))
+            title_terms = set(terms(hit.chunk.title or ""))
+            heading = [t for t in section_terms if t not in title_terms and t not in generic]
+            heading_match = sum(t in weights or t in extra for t in heading) / len(heading) \
+                if heading else 0.0
+            for pos, sentence in enumerate(sentences(hit.chunk.text)):
+                if hostile.search(normalize(sentence)):
+                    continue  # instructions planted in a document are not answers
+                have = set(terms(sentence))
+                held = [t for t in qterms if t in have]
+                holds_asked = any(p.search(sentence) for p in patterns) or bool(
+                    counted and detectors.holds_count(sentence, counted))
+                loose = len(extra & have)
+                if not held and not holds_asked and not loose and \
+                        not any(t in section_terms for t in qterms):
+                    continue
+                direct = sum(weights[t] for t in held if t not in placed) / total
+                feats = {
+                    "direct": direct,
+                    "via_section": sum(weights[t] for t in qterms
+                                       if t not in have and t in section_terms) / total,
+                    "synonym": sum(weights[t] for t in qterms if t not in have
+                                   and synonyms.holds(t, have)) / total,
+                    "loose": math.log1p(loose),
+                    "spelled": float(any(any(p <= have for p in synonyms.get(t, ()))
+                                         for t in acronym_terms)),
+                    "asked": float(holds_asked),
+                    "asked_missing": float(bool(patterns or counted) and not holds_asked),
+                    "heading": heading_match,
+                    "title_share": sum(weights[t] for t in held if t in title_terms) / total,
+                    "place_share": sum(weights[t] for t in held if t in placed) / total_all,
+                    "generic_share": sum(weights[t] for t in held if t in generic) / total,
+                    "length": math.log1p(len(have)),
+                    "rank": 1.0 / (1 + rank),
+                    "position": 1.0 / (1 + pos),
+                    "hit_score": float(hit.score),
+                    "dense": float(hit.dense_score),
+                    "list_item": float(is_list_item(sentence)),
+                    "lead_in": float(sentence.endswith(":")),
+                    "digit": float(any(ch.isdigit() for ch in sentence)),
+                }
+                out.append(Candidate(hit, rank, pos, sentence, feats))
+        best = max((c.features["direct"] for c in out), default=0.0) or 1.0
+        for c in out:
+            c.features["direct_rel"] = c.features["direct"] / best
+        return out
+
+    # ---- the question ----------------------------------------------------------------------
+    def question(self, question: str, hits: Sequence[Hit], expansions: Sequence[Expansion],
+                 kinds: Sequence[str], counted: str | None, candidates: Sequence[Candidate],
+                 ignore: set[str] | None = None, corrected: int = 0) -> QuestionEvidence:
+        """Coverage of the question's words by the passages, words unknown to the corpus,
+        names the passages lack, whether what is asked is there, the best sentences."""
+        ignore = ignore or set()
+        qterms = [t for t in key_terms(question) if t not in ignore]
+        topic = [t for t in qterms if self.stats.known(t)]
+        synonyms = synonyms_for(qterms, list(expansions))
+        passages = [set(terms(" ".join((h.chunk.title, h.chunk.section or "", h.chunk.text))))
+                    for h in hits]
+        union = set().union(*passages) if passages else set()
+        salient = [t for t in salient_terms(question) if t not in ignore]
+        missing = [t for t in salient if not synonyms.holds(t, union)]
+        texts = [" ".join((h.chunk.title, h.chunk.section or "", h.chunk.text)) for h in hits]
+        unheld = unheld_measures(question, texts) if hits else []
+        # words no document uses weigh as the rarest: "tiramisù", "Australia"
+        rarest = self.stats.weight("\x00")
+        all_weight = sum(self.stats.weight(t) if self.stats.known(t) else rarest for t in qterms)
+        unknown = sum(rarest for t in qterms if not self.stats.known(t)
+                      and not synonyms.get(t)) / all_weight if all_weight else 0.0
+        total = sum(self.stats.weight(t) for t in topic)
+
+        def coverage(have: set[str]) -> float:
+            if not total:
+                return 0.0
+            return sum(self.stats.weight(t) for t in topic if synonyms.holds(t, have)) / total
+
+        best = max((coverage(p) for p in passages), default=0.0)
+        probs = sorted((c.probability for c in candidates), reverse=True)
+        crisp, kind_missing = self._missing_kinds(hits, kinds, counted, topic, synonyms)
+        feats = {
+            "coverage_best": best,
+            "coverage_union": coverage(union),
+            "unknown": unknown,
+            "missing_salient": len(missing) / len(salient) if salient else 0.0,
+            "unheld": float(bool(unheld)),
+            "kind_missing": float(kind_missing),
+            "asks": float(bool(kinds or counted)),
+            "top_p": probs[0] if probs else 0.0,
+            "margin": probs[0] - probs[1] if len(probs) > 1 else (probs[0] if probs else 0.0),
+            "top_hit": float(hits[0].score) if hits else 0.0,
+            "top_dense": max((float(h.dense_score) for h in hits), default=0.0),
+            "translated": float(any(synonyms.any_phrase(p) for p in passages)),
+            "n_terms": math.log1p(len(topic)),
+            "top_direct": max((c.features["direct"] for c in candidates), default=0.0),
+            "corrected": float(corrected),
+        }
+        # words no document uses, where no everyday phrasing of the question was found
+        feats["unknown_untranslated"] = unknown * (1.0 - feats["translated"])
+        feats["unknown_words"] = math.log1p(sum(not self.stats.known(t) and not synonyms.get(t)
+                                                for t in qterms))
+        feats["salient_missing_any"] = float(bool(missing))
+        return QuestionEvidence(feats, crisp, missing + unheld, topic)
+
+    @staticmethod
+    def _missing_kinds(hits: Sequence[Hit], kinds: Sequence[str], counted: str | None,
+                       topic: list[str], synonyms) -> tuple[list[str], bool]:
+        """The crisp kinds asked that no topical sentence holds, and whether any kind asked
+        is missing so."""
+        wanted = [k for k in kinds if k in detectors.kinds()]
+        if counted:
+            wanted.append("count")
+        topical = [t for t in topic if t != counted]
+        missing: list[str] = []
+        for name in wanted:
+            kind = detectors.kinds()[name]
+            if not any(_topical_holds(hit, sentence, name, kind, counted, topical, synonyms)
+                       for hit in hits for sentence in sentences(hit.chunk.text)):
+                missing.append(name)
+        crisp = [k for k in missing if detectors.kinds()[k].crisp]
+        return crisp, bool(missing)
+
+
+def _topical_holds(hit: Hit, sentence: str, name: str, kind: detectors.Kind,
+                   counted: str | None, topical: list[str], synonyms) -> bool:
+    if name == "count":
+        ok = bool(counted) and detectors.holds_count(sentence, counted or "")
+    else:
+        ok = bool(kind.pattern.search(sentence))
+    if not ok:
+        return False
+    have = set(terms(sentence + " " + (hit.chunk.section or "")))
+    if kind.topic_words is not None:
+        return bool(kind.topic_words & have)
+    return not topical or any(synonyms.holds(t, have) for t in topical)
+
+
+__all__ = ["Candidate", "CorpusStats", "FeatureExtractor", "QUESTION_FEATURES",
+           "QuestionEvidence", "SENTENCE_FEATURES"]

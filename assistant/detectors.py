@@ -1,0 +1,143 @@
+"""What a question asks for (an amount, a date, a phone number...) and whether a sentence
+holds it. Patterns and trigger words are data: ``assistant/data/detectors.yaml``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .datafiles import load_yaml
+from .text import normalize, prefix_phrases, stem, stopwords
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of fact: how a question asks it and how a sentence gives it."""
+
+    name: str
+    asks: re.Pattern[str] | None
+    asks_pattern: re.Pattern[str] | None
+    pattern: re.Pattern[str]
+    crisp: bool  # no description can stand in for it (phone, e-mail, web address)
+    topic_words: frozenset[str] | None  # a sentence must hold one of these instead of the topic
+
+    def asked_by(self, plain: str) -> bool:
+        return bool((self.asks_pattern is not None and self.asks_pattern.search(plain))
+                    or (self.asks is not None and self.asks.search(plain)))
+
+
+@lru_cache(maxsize=1)
+def kinds() -> dict[str, Kind]:
+    data = load_yaml("detectors.yaml")["kinds"]
+    out = {}
+    for name, spec in data.items():
+        topic = spec.get("topic_words")
+        out[name] = Kind(
+            name,
+            prefix_phrases([tuple(normalize(w) for w in a.split()) for a in spec["asks"]]),
+            re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None,
+            re.compile(spec["pattern"]), bool(spec.get("crisp")),
+            frozenset(stem(normalize(w)) for w in topic) if topic else None)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _count_data() -> tuple[tuple[str, ...], frozenset[str]]:
+    spec = load_yaml("detectors.yaml")["kinds"]["count"]
+    return (tuple(normalize(w) for w in spec.get("words", ())),
+            frozenset(normalize(w) for w in spec.get("labels", ())))
+
+
+@lru_cache(maxsize=1)
+def asking_terms() -> frozenset[str]:
+    """The stems of the words that ask for a kind ("costa", "telefono", "orari"): what a
+    question asks, not what it is about."""
+    from .text import terms
+
+    data = load_yaml("detectors.yaml")["kinds"]
+    return frozenset(t for spec in data.values() for phrase in spec["asks"]
+                     for t in terms(phrase))
+
+
+def asked_kinds(question: str) -> list[str]:
+    """What the question asks for: amount, date, count, phone, email, hours, address..."""
+    return list(_asked_kinds(question))
+
+
+@lru_cache(maxsize=4096)
+def _asked_kinds(question: str) -> tuple[str, ...]:
+    from .text import words
+
+    plain = " ".join(words(question))
+    return tuple(name for name, kind in kinds().items() if kind.asked_by(plain))
+
+
+def asked(question: str) -> tuple[list[str], str | None]:
+    """The kinds of fact asked for and the noun counted ("quante persone": "perso")."""
+    return asked_kinds(question), counted_noun(question)
+
+
+def holds(kind: str, sentence: str) -> bool:
+    return bool(kinds()[kind].pattern.search(sentence))
+
+
+_COUNT = re.compile(r"\bquant[ie]\s+([a-z]{3,})(?:\s+([a-z]{3,}))?")
+_NOT_COUNTED = frozenset(("soldi", "euro", "costa", "vale", "anni", "valeva"))
+
+
+def counted_noun(question: str) -> str | None:
+    """The noun of "quante persone", "quanti nuovi incontri" (normalised prefix), if any:
+    the word after "quanti", or the next one when that is a stopword or adjective-like
+    word the corpus treats as such ("quanti nuovi incontri")."""
+    match = _COUNT.search(normalize(question))
+    if not match:
+        return None
+    word = match.group(1)
+    if word in stopwords() and match.group(2):
+        word = match.group(2)
+    if word in stopwords() or word in _NOT_COUNTED:
+        return None
+    if word == "ore":
+        return "h"
+    return stem(word)[:5]
+
+
+_COUNT_TOKEN = re.compile(r"\w+(?:[.,/:]\w+)*")
+_NUMBER_WORDS = frozenset("due tre quattro cinque sei sette otto nove dieci undici dodici venti "
+                          "trenta cento mille".split())
+_PLAIN_COUNT = re.compile(r"\d{1,3}(?:\.\d{3})*h?|\d+:\d+")  # "18", "1.200", "16h", "1:5000"
+_YEAR = re.compile(r"(?:19|20)\d{2}")
+
+
+def holds_count(sentence: str, counted: str) -> bool:
+    """Whether a sentence gives a count of the noun: a number just before it ("66 persone",
+    "9 nuovi incontri") or a few words after it ("Azienda Sanitaria interessata tra le 18
+    AS", "rapporto assistente sociale-abitanti di 1:5000"), or a count word ("unanimità").
+    Years, dates, amounts, codes ("M5C2") and the numbers of labels ("Livello 2", "Missione
+    6", "n. 47") are not counts."""
+    count_words, labels = _count_data()
+    text = normalize(sentence)
+    if any(re.search(r"\b" + re.escape(w), text) for w in count_words):
+        return True
+    tokens = _COUNT_TOKEN.findall(text)
+    if counted == "h":  # "quante ore": "16h", "2 ore"
+        if any(t[0].isdigit() and t.endswith("h") for t in tokens):
+            return True
+        nouns = [i for i, t in enumerate(tokens) if t in ("ore", "ora")]
+    else:
+        nouns = [i for i, t in enumerate(tokens) if t.startswith(counted)]
+    if not nouns:
+        return False
+    for i, token in enumerate(tokens):
+        number = token in _NUMBER_WORDS or (
+            bool(_PLAIN_COUNT.fullmatch(token)) and not _YEAR.fullmatch(token))
+        if not number or (i and tokens[i - 1] in labels) or \
+                tokens[i + 1:i + 2] in (["euro"], ["milioni"]):
+            continue
+        if any(-3 <= i - j < 0 or 0 < i - j <= 5 for j in nouns):
+            return True
+    return False
+
+
+__all__ = ["Kind", "asked", "asked_kinds", "asking_terms", "counted_noun", "holds", "holds_count", "kinds"]

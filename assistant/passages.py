@@ -1,0 +1,175 @@
+"""Passages as the answerers read them: sentences and list items, a question's key,
+salient and generic words, and which expansions stand for which word."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from .datafiles import load_yaml
+from .expansion import Expansion
+from .text import normalize, stem, stopwords, terms, words
+
+
+@lru_cache(maxsize=1)
+def config() -> dict[str, Any]:
+    """The answering data file, compiled: generic words, planted-instruction patterns,
+    heading-list and document-date patterns."""
+    data = load_yaml("answering.yaml")
+    generic = frozenset(stem(normalize(w)) for w in data["generic_words"])
+    hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
+    return {"generic": generic, "hostile": hostile,
+            "document_date": re.compile(data["document_date_pattern"]),
+            "list": re.compile(data["list_pattern"]), "list_max": int(data.get("list_max", 8))}
+
+
+def key_terms(question: str) -> list[str]:
+    """The question's topic: stemmed content words minus generic service words."""
+    generic = config()["generic"]
+    out: list[str] = []
+    for term in terms(question):
+        if term not in generic and term not in out:
+            out.append(term)
+    return out
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ü“\"(])")
+_ABBREVIATION = re.compile(r"(?:\b(?:n|nn|art|artt|dott|dott\.ssa|sig|sigg|pag|pagg|es|ecc|prof|"
+                           r"avv|ing|geom|rag|on|d|l|r|lett|co|cfr|vol|tab|fig|min|max)|"
+                           r"\b[A-Z]|\b(?:[A-Z]\.){1,4}[A-Z]?)\.$", re.IGNORECASE)
+_ITEM = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
+_ITEM_NUMBER = re.compile(r"\d{1,2}[.)]")  # "1." opening a numbered item, not a sentence
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage; "n. 868", "L.R. n. 9/2003", "dott. Rossi"
+    do not end a sentence."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n|\n(?=[§•\-–*]\s)", text):
+        para = " ".join(para.split())
+        if not para:
+            continue
+        pieces = _SENTENCE_END.split(para)
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and (_ABBREVIATION.search(merged[-1]) or _ITEM_NUMBER.fullmatch(merged[-1])):
+                merged[-1] += " " + piece
+            else:
+                merged.append(piece)
+        out.extend(m.strip() for m in merged if len(m.strip()) > 2)
+    return out
+
+
+
+def lead_in_items(text: str, lead_in: str) -> list[str]:
+    """The list items that follow a lead-in sentence ending with ":" in a passage (at most
+    12; descriptions between the items are left out), or else the sentence after it."""
+    found = sentences(text)
+    if lead_in not in found:
+        return []
+    after = found[found.index(lead_in) + 1:]
+    items = [x for x in after if is_list_item(x)]
+    return items[:12] if items else after[:1]
+
+
+def is_list_item(sentence: str) -> bool:
+    """A fragment of a list: a bullet, or a lower-case start ("il consolidamento ...;")."""
+    return bool(_ITEM.match(sentence)) or sentence[:1].islower()
+
+
+_SIGNIFICANT_NUMBER = re.compile(r"\b(?:19|20)\d{2}\b|\d[./]\d|\d{4,}|[A-Za-z]\d|\d[A-Za-z]")
+_SALIENT = re.compile(r"[A-ZÀ-Ü][\w’'.-]*|\w*\d[\w./-]*")
+
+
+def salient_terms(question: str) -> list[str]:
+    """Names, acronyms and numbers of a question: words a passage must share to answer it.
+
+    Capitalised words count except at the start of a sentence; stopwords and generic
+    words never count.
+    """
+    stops = stopwords()
+    generic = config()["generic"]
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", question.strip()):
+        tokens = sentence.split()
+        for index, token in enumerate(tokens):
+            token = token.strip("?!.,;:()«»\"“”'’")
+            if not token or not _SALIENT.fullmatch(token):
+                continue
+            has_digit = any(ch.isdigit() for ch in token)
+            is_acronym = len(token) > 1 and (token.isupper() or "." in token.strip("."))
+            if index == 0 and not (has_digit or is_acronym):
+                continue
+            if has_digit and not _SIGNIFICANT_NUMBER.search(token):
+                continue  # "16 anni", "10 mila": everyday numbers, not identifiers
+            for word in words(token):
+                if word in stops or len(word) < 2:
+                    continue
+                term = stem(word)
+                if term not in generic and term not in out:
+                    out.append(term)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _named_measures() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(stems of a glossary phrase, stems of its acronyms) for every phrase of two content
+    words or more that the glossary spells out: "assegno di inclusione" -> ("assegn
+    inclusion", ("adi",))."""
+    by_phrase: dict[str, list[str]] = {}
+    for key, entry in load_yaml("glossary.yaml")["acronyms"].items():
+        acronym = stem(normalize(key).replace(".", ""))
+        for phrase in entry.get("expand", ()):
+            stems = terms(phrase)
+            if len(stems) >= 2:
+                by_phrase.setdefault(" ".join(stems), []).append(acronym)
+    return tuple((phrase, tuple(acros)) for phrase, acros in by_phrase.items())
+
+
+def unheld_measures(question: str, passages: list[str]) -> list[str]:
+    """The glossary measures the question names in full ("l'assegno di inclusione") that no
+    passage names, in full (its stems in a row) or by acronym: a passage about "inclusione"
+    and another about a "domanda" do not answer a question about that measure."""
+    asked_stems = f" {' '.join(terms(question))} "
+    named = [(p, a) for p, a in _named_measures() if f" {p} " in asked_stems]
+    if not named:
+        return []
+    texts = [f" {' '.join(terms(text))} " for text in passages]
+    return [phrase for phrase, acronyms in named
+            if not any(f" {phrase} " in t or any(f" {a} " in t for a in acronyms)
+                       for t in texts)]
+
+
+
+DEFINITION = re.compile(r"\bcos['e ]|\bcosa (?:significa|vuol dire|sono|e)\b|\bsta per\b|"
+                         r"\bsignifica\b|\bvuol dire\b|\bche cos|\bdefinizion")
+
+
+class Synonyms(dict):
+    """For each key term, the phrases (sets of stems) that stand for it: a passage holds the
+    term when it has the term itself or *all* the stems of one phrase ("badante" is held by
+    a passage about "caregiver familiare", "ISEE" is not held by "situazione")."""
+
+    def holds(self, term: str, have: set[str]) -> bool:
+        return term in have or any(phrase <= have for phrase in self.get(term, ()))
+
+    def any_phrase(self, have: set[str]) -> bool:
+        return any(phrase <= have for phrases in self.values() for phrase in phrases)
+
+
+def synonyms_for(qterms: list[str], expansions: list[Expansion]) -> Synonyms:
+    out = Synonyms({t: [] for t in qterms})
+    for exp in expansions:
+        trigger = set(terms(exp.term)) | {stem(normalize(exp.term).replace(".", ""))}
+        phrases = [frozenset(terms(p)) for p in exp.added if terms(p)]
+        for t in qterms:
+            if t in trigger or any(t.startswith(x) or x.startswith(t) for x in trigger if x):
+                out[t].extend(phrases)
+        out.setdefault("", []).extend(phrases)  # the expansion's own phrases
+    return out
+
+
+
+def strip_item(sentence: str) -> str:
+    return _ITEM.sub("", sentence).rstrip(" ;,.")
