@@ -21,8 +21,9 @@ SITE = Path(__file__).resolve().parent / "data" / "crawled_site"
 SHARED = ["I servizi sociali dei comuni",
           "Amministrazione trasparente", "Chi siamo", "Home > Servizi", "Home >",
           "Potrebbe interessarti", "cookie", "Rifiuta", "Personalizza le preferenze",
-          "Ente capofila", "Codice fiscale 90012345678", "PEC ambito", "Note legali",
-          "Dichiarazione di accessibilità", "Mappa del sito", "© 2025", "PON Inclusione"]
+          "Note legali", "Dichiarazione di accessibilità", "Mappa del sito"]
+# footer lines that carry data: kept once in the corpus, by the first file holding them
+DATA = ["Codice fiscale 90012345678", "PEC ambito.valleserena@pec.example", "© 2025"]
 # each page's own text
 OWN = {
     "index.html": "dotazione complessiva di 3.420.000 euro",
@@ -66,6 +67,15 @@ def test_no_chunk_holds_menu_breadcrumb_cookie_or_footer_lines(site_bot):
         # the site's name as a line of its own (its sentences keep it)
         assert "Ambito Territoriale Sociale Valle Serena" not in chunk.text.split("\n")
         assert chunk.metadata.get("section") != "Potrebbe interessarti"
+
+
+def test_footer_data_is_kept_once_in_the_corpus(site_bot):
+    texts = _texts(site_bot)
+    for line in DATA:
+        holders = [source for source, text in texts.items() if line in text]
+        assert holders == ["contatti.html"], line  # the first file the ingest meets
+    answer = site_bot.ask("Qual è la PEC dell'Ambito Valle Serena?")
+    assert "ambito.valleserena@pec.example" in answer.answer
 
 
 def test_each_page_keeps_its_own_text(site_bot):
@@ -119,7 +129,9 @@ def test_lines_below_the_floor_or_inside_the_body_stay():
     census = _census(files)
     for name, text in files.items():
         kept = census.strip(name, [Page(text)])[0].text
-        assert "- Home" not in kept and "Ufficio servizi sociali" not in kept
+        assert "- Home" not in kept
+        # the footer carries data (a number): kept by the first file only
+        assert ("Ufficio servizi sociali, piazza Roma 1" in kept) == (name == "p1.md")
         assert kept.lstrip().startswith(f"# Pagina {name[1]}")
     kept = {n: census.strip(n, [Page(t)])[0].text for n, t in files.items()}
     assert "Orari estivi del servizio" in kept["p1.md"]

@@ -14,7 +14,11 @@ What is boilerplate is counted, not listed. A line of a file is a *candidate* wh
 Candidates are dropped only in the file's top and bottom runs (from the first line down and
 from the last line up, until a line that is not a candidate): a line that is repeated but
 sits between lines of the file's own, in its body, is content and stays. A file's own title
-is never dropped, and a file that would be left with nothing keeps its text.
+is never dropped, and a file that would be left with nothing keeps its text. A repeated
+line that carries data (a digit or an "@": the PEC, address or phone of a site's footer) is
+kept once, as a PDF's running lines are, in the first file of the corpus that holds it, so
+that the corpus still answers "qual è la PEC dell'ambito?"; menus, trails, cookie banners
+and link lists are kept nowhere.
 
 PDFs are neither counted nor stripped: their running lines are found page by page
 (:func:`cleaning.running_lines`), and chapters of one plan share headings ("Contesto
@@ -26,8 +30,8 @@ whose bytes changed (the line hashes of the others are kept in ``line_census.jso
 index folder). A file's chunks depend on which of its lines are candidates, so
 :meth:`LineCensus.fingerprint` (a hash of those lines) enters the hash the manifest keeps
 for it: when a line becomes boilerplate or stops being one (files added, changed or removed
-move the counts and the floor), exactly the files holding that line are indexed again, and
-every other file is left as it is.
+move the counts and the floor), or another file becomes the one keeping a data line, exactly
+the files holding that line are indexed again, and every other file is left as it is.
 """
 
 from __future__ import annotations
@@ -46,9 +50,10 @@ from .readers import Page, read_pages
 
 CENSUS_NAME = "line_census.json"
 CENSUS_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-_CENSUS_VERSION = 1
+_CENSUS_VERSION = 2
 _TRAIL = re.compile(r"\s[>›»/]\s")  # a step of a breadcrumb trail ("Home / Servizi")
 _MARKERS = re.compile(r"^(?:#{1,6}|[-•*])\s+")  # heading and list-item marks
+_DATA = re.compile(r"[\d@]")  # a line with a number or an address carries data
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +76,7 @@ class LineKeys:
     trail: str | None
     named: str
     heading: bool
+    data: bool = False
 
     @classmethod
     def of(cls, line: str) -> "LineKeys | None":
@@ -81,20 +87,22 @@ class LineKeys:
         steps = _TRAIL.split(text, maxsplit=1)
         trail = _hash("trail", steps[0]) if len(steps) > 1 else None
         return cls(_hash("line", text), trail, _hash("line", _MARKERS.sub("", text)),
-                   text.startswith("#"))
+                   text.startswith("#"), bool(_DATA.search(text)))
 
 
 @dataclass(frozen=True)
 class FileLines:
     """What the census keeps of one file: the hash of its bytes, the keys of its lines
-    (``named``: only those that differ from ``lines``) and of its title, the first ``#``
-    heading (Markdown's, or HTML's h1-h6 as the reader writes them; None without one)."""
+    (``named``: only those that differ from ``lines``; ``data``: those of ``lines`` with a
+    digit or an "@") and of its title, the first ``#`` heading (Markdown's, or HTML's h1-h6
+    as the reader writes them; None without one)."""
 
     digest: str
     lines: frozenset[str]
     trails: frozenset[str]
     named: frozenset[str]
     title: str | None
+    data: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, path: Path, data: bytes, digest: str) -> "FileLines":
@@ -104,7 +112,8 @@ class FileLines:
         lines = frozenset(k.line for k in keys)
         return cls(digest, lines, frozenset(k.trail for k in keys if k.trail),
                    frozenset(k.named for k in keys) - lines,
-                   next((k.named for k in keys if k.heading), None))
+                   next((k.named for k in keys if k.heading), None),
+                   frozenset(k.line for k in keys if k.data))
 
     @property
     def keys(self) -> frozenset[str]:
@@ -113,12 +122,12 @@ class FileLines:
     def as_dict(self) -> dict:
         return {"digest": self.digest, "lines": sorted(self.lines),
                 "trails": sorted(self.trails), "named": sorted(self.named),
-                "title": self.title}
+                "title": self.title, "data": sorted(self.data)}
 
     @classmethod
     def from_dict(cls, raw: dict) -> "FileLines":
         return cls(str(raw["digest"]), frozenset(raw["lines"]), frozenset(raw["trails"]),
-                   frozenset(raw["named"]), raw.get("title"))
+                   frozenset(raw["named"]), raw.get("title"), frozenset(raw["data"]))
 
 
 class LineCensus:
@@ -145,6 +154,13 @@ class LineCensus:
         for entry in files.values():
             if entry.title:
                 self.titles.setdefault(entry.title, set()).add(entry.digest)
+        self.keeper: dict[str, str] = {}  # data line -> the first file holding it keeps it
+        seen: set[str] = set()
+        for source, entry in files.items():  # in the order the ingest meets them
+            if entry.digest not in seen:  # a copy is skipped by the ingest: never a keeper
+                seen.add(entry.digest)
+                for key in entry.data & self.frequent:
+                    self.keeper.setdefault(key, source)
 
     @classmethod
     def from_settings(cls, files: dict[str, FileLines]) -> "LineCensus":
@@ -198,13 +214,21 @@ class LineCensus:
                  if self.titles.get(key, set()) - {entry.digest}}
         return frequent | named
 
+    def kept_in(self, source: str) -> frozenset[str]:
+        """The candidates that ``source`` keeps: data lines it is the first to hold."""
+        entry = self.files.get(source)
+        if entry is None:
+            return frozenset()
+        return frozenset(k for k in entry.data if self.keeper.get(k) == source)
+
     def fingerprint(self, source: str) -> str:
-        """A hash of the candidate lines ``source`` holds; "" when it holds none. It changes
-        when one of its lines becomes boilerplate or stops being one."""
-        held = self.candidates(source)
+        """A hash of the candidate lines ``source`` holds and of those it keeps; "" when it
+        holds none. It changes when one of its lines becomes boilerplate or stops being
+        one, or when ``source`` starts or stops keeping one."""
+        held = sorted(self.candidates(source)) + [f"kept:{k}" for k in sorted(self.kept_in(source))]
         if not held:
             return ""
-        return hashlib.sha256("\n".join(sorted(held)).encode()).hexdigest()[:16]
+        return hashlib.sha256("\n".join(held).encode()).hexdigest()[:16]
 
     def strip(self, source: str, pages: list[Page]) -> list[Page]:
         """``pages`` without the candidate lines at the top and bottom of ``source``; the
@@ -213,6 +237,7 @@ class LineCensus:
         if not running:
             return pages
         own = self.files[source].title
+        kept_here = self.kept_in(source)
 
         def keys_of(line: str) -> list[str] | None:
             key = LineKeys.of(line)
@@ -226,7 +251,8 @@ class LineCensus:
         changed = False
         for page in pages:
             lines = clean_text(page.text).split("\n")
-            drop = edge_runs(lines, running, keys_of)
+            drop = {i for i, key in edge_runs(lines, running, keys_of).items()
+                    if key not in kept_here}
             kept = "\n".join(line for i, line in enumerate(lines) if i not in drop)
             changed = changed or bool(drop)
             out.append(Page(kept, page.number, page.ocr))
