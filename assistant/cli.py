@@ -68,6 +68,36 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except AssistantError as exc:
         print(messages.for_error(exc), file=err)
         return 1
+    except OSError as exc:  # a full disk, a folder that cannot be written
+        from .store import is_disk_full
+
+        if is_disk_full(exc):
+            print(messages.text("error_disk_full", where=exc.filename or "?"), file=err)
+        else:
+            print(messages.text("error_unexpected", detail=_short(exc)), file=err)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a user sees a sentence, the log the trace
+        import logging
+
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        print(messages.text("error_unexpected", detail=_short(exc)), file=err)
+        return 1
+
+
+def _short(exc: BaseException) -> str:
+    return clean_text(f"{type(exc).__name__}: {exc}")[:300]
+
+
+def clean_text(text: str) -> str:
+    """``text`` without lone surrogates (a byte that is not UTF-8 in a command-line
+    argument, an unpaired ``\\ud800`` escape in a file): they cannot be encoded and would
+    stop the embedder; letters around them are kept."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") \
+            .replace("\ufffd", "")
 
 
 def _settings(args: argparse.Namespace, **extra):
@@ -120,12 +150,50 @@ def _ingest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+MAX_INPUT_FILE_BYTES = 20 * 1024 * 1024  # --questions and --history files
+
+
+def read_input_text(path: Path) -> str:
+    """The text of a file named on the command line, or :class:`InputFileError` saying
+    why it cannot be used (missing, a folder, unreadable, too large, not UTF-8)."""
+    from .errors import InputFileError
+
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InputFileError(reason="unreadable", detail="è una cartella",
+                                 path=str(path))
+        if size > MAX_INPUT_FILE_BYTES:
+            raise InputFileError(reason="too_large", detail=f"{size / 1048576:.1f} MB",
+                                 path=str(path),
+                                 limit=f"{MAX_INPUT_FILE_BYTES // 1048576} MB")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(reason="missing", path=str(path)) from None
+    except OSError as exc:
+        raise InputFileError(reason="unreadable", detail=exc.strerror or str(exc),
+                             path=str(path)) from exc
+    try:
+        return clean_text(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputFileError(reason="not_text", path=str(path)) from None
+
+
 def _read_history(path: Path | None):
     from .conversation import Turn
+    from .errors import InputFileError
 
     if path is None:
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(read_input_text(path))
+    except ValueError as exc:
+        raise InputFileError(reason="not_json", detail=str(exc)[:120], path=str(path)) \
+            from None
+    if not isinstance(data, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("question", ""), str)
+            and isinstance(t.get("answer", ""), str) for t in data):
+        raise InputFileError(reason="not_turns", path=str(path))
     return [Turn(t.get("question", ""), t.get("answer", "")) for t in data]
 
 
@@ -137,9 +205,9 @@ def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.questions:
         questions = [line.strip() for line in
-                     args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+                     read_input_text(args.questions).splitlines() if line.strip()]
     elif args.question:
-        questions = [args.question]
+        questions = [clean_text(args.question)]
     else:
         print("Indichi una domanda oppure --questions FILE", file=err)
         return 2
@@ -192,6 +260,16 @@ def _documents(args: argparse.Namespace, out: TextIO) -> int:
 
     assistant = Assistant(_settings(args))
     for doc in assistant.documents():
-        print(f"{doc['source']}\t{doc.get('pages', 0)} pag.\t{doc.get('chunks', 0)} passaggi\t"
-              f"{doc.get('title', '')}", file=out)
+        print(f"{tsv_field(doc['source'])}\t{doc.get('pages', 0)} pag.\t"
+              f"{doc.get('chunks', 0)} passaggi\t{tsv_field(doc.get('title', ''))}", file=out)
     return 0
+
+
+_TSV_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def tsv_field(value: object) -> str:
+    """One TSV field: backslash, tab and line breaks escaped (``\\t``, ``\\n``, ``\\r``),
+    so a file name holding them stays on its own line and column."""
+    text = clean_text(str(value))
+    return "".join(_TSV_ESCAPES.get(ch, ch) for ch in text)
