@@ -1,7 +1,8 @@
 """Precision and recall of the operator tools on hand-labelled data of the demo corpus.
 
-    python -m evals.label_check interventions [--workdir DIR] [--embedder use|hashing] [--json]
-    python -m evals.label_check services      [--workdir DIR] [--embedder use|hashing] [--json]
+    python -m evals.label_check interventions [--set demo|second] [--workdir DIR]
+                                              [--embedder use|hashing] [--json]
+    python -m evals.label_check services      [--set demo|second] [...]
 
 * ``interventions`` (``evals/labels/interventions.yaml``): the staff search's funding and
   target columns. Every row of every labelled query is matched to the labelled
@@ -12,6 +13,8 @@
   situation and comune: items listed that should be (precision) and items that should be
   listed that are (recall).
 
+``--set second`` uses the held-out labels of the fictional second corpus
+(``evals/qa/second/corpus``, ``*_second.yaml``), on which nothing was tuned.
 The corpus is copied into ``--workdir`` (default: a temporary folder) and indexed there
 once; an index already in the folder is reused.
 """
@@ -32,6 +35,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = Path(__file__).resolve().parent / "labels"
 DEMO_CORPUS = ROOT / "corpus"
+# labelled sets: name -> (suffix of the label files, corpus)
+SETS = {"demo": ("", DEMO_CORPUS),
+        "second": ("_second", Path(__file__).resolve().parent / "qa" / "second" / "corpus")}
 
 
 @dataclass
@@ -204,15 +210,15 @@ def check_services(finder: Any, labels: dict[str, Any] | None = None) -> Service
 
 
 # ---- command line ------------------------------------------------------------------------
-def open_assistant(workdir: Path, embedder: str) -> Any:
-    """An assistant over a copy of the demo corpus in ``workdir`` (indexed when needed)."""
+def open_assistant(workdir: Path, embedder: str, corpus_dir: Path = DEMO_CORPUS) -> Any:
+    """An assistant over a copy of a corpus in ``workdir`` (indexed when needed)."""
     from assistant import Assistant, HashingEmbedder, Settings
     from assistant.env import configure_offline_environment
 
     configure_offline_environment()
     corpus, index = workdir / "corpus", workdir / "index"
     if not corpus.exists():
-        shutil.copytree(DEMO_CORPUS, corpus)
+        shutil.copytree(corpus_dir, corpus)
     settings = Settings(corpus_dir=corpus, index_dir=index, embedder=embedder)
     bot = Assistant(settings, embedder=HashingEmbedder() if embedder == "hashing" else None)
     if not index.exists():
@@ -257,18 +263,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser.add_argument("what", choices=["interventions", "services"])
     parser.add_argument("--workdir", type=Path,
                         help="cartella per la copia del corpus e l'indice (default: temporanea)")
+    parser.add_argument("--set", default="demo", choices=sorted(SETS), dest="label_set",
+                        help="insieme etichettato: demo (corpus/) o second (held-out)")
     parser.add_argument("--embedder", default="use", choices=["use", "hashing"])
     parser.add_argument("--json", action="store_true", help="risultato in JSON")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="label-check-"))
-    bot = open_assistant(workdir, args.embedder)
+    suffix, corpus_dir = SETS[args.label_set]
+    bot = open_assistant(workdir, args.embedder, corpus_dir)
+    labels = load_labels(args.what + suffix)
     from assistant.ui.services import InterventionSearch, ServiceFinder
 
     if args.what == "interventions":
-        report: Any = check_interventions(InterventionSearch(bot, k=40, limit=500))
+        report: Any = check_interventions(InterventionSearch(bot, k=40, limit=500), labels)
         printer = _print_interventions
     else:
-        report = check_services(ServiceFinder(bot))
+        report = check_services(ServiceFinder(bot), labels)
         printer = _print_services
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1), file=out)

@@ -82,7 +82,10 @@ def test_reader_keeps_labels_in_the_order_the_text_names_them():
     assert item.targets == ("anziani",)   # from its heading, as it names none itself
     [item] = reader.read("formazione rivolta al personale impegnato nei servizi antiviolenza")
     assert item.targets == ("operatori dei servizi",)   # staff measures are for the staff
+    [item] = reader.read("assistenza agli anziani che non hanno una rete familiare")
+    assert item.targets == ("anziani",)   # what they lack is not who they are
     assert reader.read("Sono quindi previste:") == []
+    assert reader.read("Possono presentare domanda i residenti con ISEE basso.") == []
     assert reader.read("• Data: 09.08.22") == []
 
 

@@ -39,9 +39,18 @@ def interventions_data() -> dict[str, Any]:
 class Vocabulary:
     """Labels found in a text through case-insensitive regular expressions."""
 
-    def __init__(self, patterns: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, patterns: Mapping[str, Sequence[str]],
+                 negations: Sequence[str] = ()) -> None:
+        """``negations``: expressions that, up to two words before a match, cancel it
+        ("senza" in "minori senza genitori" cancels "genitori")."""
         if not patterns:
             raise ValueError("patterns must map at least one label to expressions")
+        try:
+            self.negation = re.compile(
+                r"\b(?:" + "|".join(negations) + r")\b(?:\s+[^\W\d_]+){0,2}\s*$",
+                re.IGNORECASE) if negations else None
+        except re.error as exc:
+            raise ValueError(f"negations has a bad expression: {exc}") from exc
         self.rules: list[tuple[str, list[re.Pattern[str]]]] = []
         for label, exprs in patterns.items():
             if isinstance(exprs, str) or not exprs:
@@ -62,12 +71,24 @@ class Vocabulary:
 
     def labels_in(self, text: str) -> list[str]:
         """Labels the text names, in the order it first names them."""
+        text = text or ""
         first: list[tuple[int, int, str]] = []
         for order, (label, exprs) in enumerate(self.rules):
-            starts = [m.start() for e in exprs for m in [e.search(text or "")] if m]
+            starts = [start for e in exprs for start in [self._first(e, text)]
+                      if start is not None]
             if starts:
                 first.append((min(starts), order, label))
         return [label for _, _, label in sorted(first)]
+
+    def _first(self, expr: re.Pattern[str], text: str) -> int | None:
+        """Where ``expr`` first matches, not counting matches a negation cancels."""
+        for match in expr.finditer(text):
+            if self.negation is None:
+                return match.start()
+            before = re.split(r"[,;.:()]", text[max(0, match.start() - 40):match.start()])[-1]
+            if not self.negation.search(before):
+                return match.start()
+        return None
 
     def find(self, *texts_: str) -> list[str]:
         """Labels found in the first text that has any (the line, then its context)."""
@@ -106,7 +127,8 @@ class InterventionReader:
                  cell_fillers: Sequence[str] | None = None, min_words: int | None = None) -> None:
         data = interventions_data()
         self.funding = Vocabulary(funding if funding is not None else data["funding"])
-        self.targets = Vocabulary(targets if targets is not None else data["targets"])
+        self.targets = Vocabulary(targets if targets is not None else data["targets"],
+                                  data.get("target_negations") or ())
         skip = not_interventions if not_interventions is not None else data["not_interventions"]
         self.skip = [re.compile(p, re.IGNORECASE) for p in skip]
         staff = staff_targets if staff_targets is not None else data.get("staff_targets", [])
