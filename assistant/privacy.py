@@ -30,6 +30,10 @@ CODICE_FISCALE = re.compile(
     rf"(?<![A-Za-z0-9])[A-Z]{{6}}{_D}{{2}}[ABCDEHLMPRST]{_D}{{2}}[A-Z]{_D}{{3}}[A-Z]"
     r"(?![A-Za-z0-9])",
     re.IGNORECASE)
+# the start of a codice fiscale where a quote cuts the text ("RSSMRA80A0…", "RSSMRA80A0»")
+CODICE_FISCALE_CUT = re.compile(
+    rf"(?<![A-Za-z0-9])[A-Z]{{6}}{_D}{{2}}(?:[ABCDEHLMPRST](?:{_D}{{1,2}}(?:[A-Z]{_D}{{0,3}})?)?)?"
+    r"(?=[…»”\"]|\.\.\.)", re.IGNORECASE)
 # groups of four after the check digits, written together or spaced; a spaced group must
 # hold a digit so that the words after an IBAN are not taken for a part of it
 IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}"
@@ -38,7 +42,8 @@ IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}"
 # A match starts only where a run of address characters starts (the look-behind), and each
 # part is bounded: the old ``[\w.+-]+@`` rescanned a long word from every one of its
 # letters (quadratic; 60,000 letters took 15 s).
-EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,128}+@(?:[\w-]{1,63}+\.){1,8}[\w-]{1,63}+",
+# The domain may be cut ("mario.rossi@examp»" where a refusal quotes a question cut short).
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,128}+@[\w-]{0,63}+(?:\.[\w-]{1,63}+){0,8}",
                    re.UNICODE)
 _NOT_DATE_OR_AMOUNT = (r"(?!\d{1,2}[./-]\d{1,2}[./-]\d{2,4}(?!\d))"  # 17.06.2003, 01-02-24
                        r"(?!\d{1,3}(?:\.\d{3}){1,12}+(?:,\d{1,12}+)?(?![\d.]))")  # 320.000.000
@@ -247,6 +252,7 @@ class PersonalDataMasker:
         text = EMAIL.sub(self.labels["email"], text)
         text = IBAN.sub(self._iban, text)
         text = CODICE_FISCALE.sub(self.labels["codice_fiscale"], text)
+        text = CODICE_FISCALE_CUT.sub(self.labels["codice_fiscale"], text)
         text = PHONE.sub(self.labels["phone"], text)
         text = PHONE_INTERNATIONAL.sub(self.labels["phone"], text)
         spans = self.names.spans(text)

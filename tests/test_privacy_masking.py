@@ -30,6 +30,18 @@ def test_italian_and_swiss_phone_numbers_are_masked(number):
     assert masked == f"Mi chiami al {PHONE} dopo le 17."
 
 
+@pytest.mark.parametrize("text, secret, label", [
+    ("«e-mail mario.rossi@examp» nei documenti", "mario.rossi", "[E-MAIL]"),
+    ("«e-mail mario.rossi@» nei documenti", "mario.rossi", "[E-MAIL]"),
+    ("«codice fiscale RSSMRA80A0» nei documenti", "RSSMRA80", "[CODICE FISCALE]"),
+    ("codice fiscale RSSMRA80A01H5…", "RSSMRA80", "[CODICE FISCALE]"),
+])
+def test_values_cut_by_a_quote_are_masked_too(text, secret, label):
+    """A refusal quotes the question cut short: what is left of a value is masked."""
+    masked = mask_personal_data(text)
+    assert secret not in masked and label in masked
+
+
 # ---- names ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, name, expected", [
     ("Mi chiamo Mario Rossi e abito a Matino.", "Mario Rossi",
