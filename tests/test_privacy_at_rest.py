@@ -159,3 +159,20 @@ def test_long_fields_are_cut_before_they_are_masked_and_stored(tmp_path):
     with pytest.raises(ValueError, match="comment"):
         FeedbackStore(tmp_path / "x.sqlite3", limits={"question": 10, "answer": 10,
                                                       "citations": 10, "comment": 0})
+
+
+@pytest.mark.parametrize("size", [60_000, 1_000_000])
+def test_a_huge_comment_costs_no_more_than_a_short_one(bot, tmp_path, size):
+    """Issue 15: a 60,000-character comment pushed another user's request from 0.07 s to
+    14.8 s (quadratic e-mail pattern, no length limit)."""
+    import time
+
+    ui = UIController(bot, feedback=FeedbackStore(tmp_path / "fb.sqlite3"))
+    history, _, records = chat(ui, "Che cos'è il PUA?")
+    _, fid = ui.rate(records, history, 1, False)
+    comment = ("mario.rossi" * (size // 11))[:size]  # letters and dots, no '@': the old trap
+    start = time.perf_counter()
+    assert ui.add_comment(fid, comment)
+    assert time.perf_counter() - start < 2.0  # generous: a few milliseconds in fact
+    [row] = ui.feedback.rows()
+    assert len(row["comment"]) <= ui.feedback.limits["comment"]
