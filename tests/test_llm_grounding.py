@@ -159,6 +159,14 @@ def test_a_planted_instruction_supports_nothing():
     assert fine.keep
 
 
+def test_a_cited_statement_of_what_the_passage_lacks_needs_no_support():
+    checker = AnswerChecker(["Il PUA è lo sportello unico dei servizi sociali."])
+    claim = split_claims("Il passaggio non indica gli orari di apertura [1].")[0]
+    assert checker.judge(claim).keep
+    claim = split_claims("Gli orari di apertura sono il martedì e il giovedì [1].")[0]
+    assert checker.judge(claim).reason == "unsupported"
+
+
 def test_support_model_validates_its_values():
     with pytest.raises(ValueError, match="1.5"):
         SupportModel(1.5)

@@ -341,6 +341,8 @@ class AnswerChecker:
         for raw, readings in numbers_in(_LIST_ENUMERATOR.sub("", claim.text)):
             if not readings & held:
                 return ClaimVerdict(claim, False, "invented_number", raw)
+        if self.says_absent(claim.text) and not claim.digits:
+            return ClaimVerdict(claim, True, "absence")  # says what the passage lacks
         support = self.support(claim)
         if support < self.support_model.threshold:
             return ClaimVerdict(claim, False, "unsupported", support=support)
