@@ -124,8 +124,8 @@ class Assistant:
 
         now = time.monotonic()
         with self._lock:
-            if not force and self._checked_at is not None \
-                    and now - self._checked_at < self.settings.state_check_seconds:
+            if not force and self._checked_at is not None and self._state_version \
+                    is not None and now - self._checked_at < self.settings.state_check_seconds:
                 return
             self._checked_at = now
         waited = force or self._state_version is None
