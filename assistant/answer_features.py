@@ -22,6 +22,7 @@ SENTENCE_FEATURES = (
     "direct", "direct_rel", "via_section", "synonym", "loose", "spelled", "asked",
     "asked_missing", "heading", "title_share", "place_share", "generic_share", "length",
     "rank", "position", "hit_score", "dense", "list_item", "lead_in", "digit",
+    "coverage_rel", "dense_rel", "asked_direct",
 )
 QUESTION_FEATURES = (
     "coverage_best", "coverage_union", "unknown", "missing_salient", "unheld", "kind_missing",
@@ -141,9 +142,20 @@ class FeatureExtractor:
                     "digit": float(any(ch.isdigit() for ch in sentence)),
                 }
                 out.append(Candidate(hit, rank, pos, sentence, feats))
-        best = max((c.features["direct"] for c in out), default=0.0) or 1.0
+        # the same, relative to the question's best candidate: what the sentence has that
+        # the others lack
+        for name, source in (("direct_rel", "direct"), ("dense_rel", "dense")):
+            best = max((c.features[source] for c in out), default=0.0) or 1.0
+            for c in out:
+                c.features[name] = c.features[source] / best
         for c in out:
-            c.features["direct_rel"] = c.features["direct"] / best
+            f = c.features
+            covered = f["direct"] + f["via_section"] + f["synonym"]
+            f["coverage_rel"] = covered
+            f["asked_direct"] = f["asked"] * f["direct"]
+        best = max((c.features["coverage_rel"] for c in out), default=0.0) or 1.0
+        for c in out:
+            c.features["coverage_rel"] /= best
         return out
 
     # ---- the question ----------------------------------------------------------------------

@@ -92,7 +92,8 @@ def salient_terms(question: str) -> list[str]:
     generic = config()["generic"]
     out: list[str] = []
     for sentence in re.split(r"(?<=[.?!])\s+", question.strip()):
-        tokens = sentence.split()
+        # an elided article does not hide a name: "dell'Australia", "l'IMU"
+        tokens = re.sub(r"\b\w{1,5}['’](?=[A-ZÀ-Ü])", "", sentence).split()
         for index, token in enumerate(tokens):
             token = token.strip("?!.,;:()«»\"“”'’")
             if not token or not _SALIENT.fullmatch(token):

@@ -371,7 +371,10 @@ def test_a_comune_turned_into_its_ambito_does_not_choose_the_sentences():
             "Sono previsti contributi per il sostegno all'affitto delle famiglie in difficoltà.")
     chunk = StoredChunk(id="c", text=text, metadata={"source": "piano.txt", "title": "Piano",
                                                     "ambito": "Casarano"})
-    bot = ExtractiveAnswerer(min_evidence=0.0, max_sentences=1)
+    from assistant.answer_features import CorpusStats
+
+    stats = CorpusStats({"aiut": 50, "affitt": 2, "matin": 3, "abit": 10, "comun": 40}, 100)
+    bot = ExtractiveAnswerer(min_evidence=0.0, max_sentences=1, stats=lambda: stats)
     question = "Abito a Matino, ci sono aiuti per l'affitto?"
     assert "affitto" in bot.select(question, [Hit(chunk, 1.0)], [], {"matin"})[0][1]
     assert "Matino" in bot.select(question, [Hit(chunk, 1.0)], [], set())[0][1]  # before
