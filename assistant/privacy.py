@@ -32,7 +32,7 @@ CODICE_FISCALE = re.compile(
     re.IGNORECASE)
 # the start of a codice fiscale where a quote cuts the text ("RSSMRA80A0…", "RSSMRA80A0»")
 CODICE_FISCALE_CUT = re.compile(
-    rf"(?<![A-Za-z0-9])[A-Z]{{6}}{_D}{{2}}(?:[ABCDEHLMPRST](?:{_D}{{1,2}}(?:[A-Z]{_D}{{0,3}})?)?)?"
+    rf"(?<![A-Za-z0-9])[A-Z]{{6}}\d{{2}}(?:[ABCDEHLMPRST](?:{_D}{{1,2}}(?:[A-Z]{_D}{{0,3}})?)?)?"
     r"(?=[…»”\"]|\.\.\.)", re.IGNORECASE)
 # groups of four after the check digits, written together or spaced; a spaced group must
 # hold a digit so that the words after an IBAN are not taken for a part of it
@@ -251,7 +251,7 @@ class PersonalDataMasker:
             return ""
         text = EMAIL.sub(self.labels["email"], text)
         text = IBAN.sub(self._iban, text)
-        text = CODICE_FISCALE.sub(self.labels["codice_fiscale"], text)
+        text = CODICE_FISCALE.sub(self._codice_fiscale, text)
         text = CODICE_FISCALE_CUT.sub(self.labels["codice_fiscale"], text)
         text = PHONE.sub(self.labels["phone"], text)
         text = PHONE_INTERNATIONAL.sub(self.labels["phone"], text)
@@ -273,6 +273,12 @@ class PersonalDataMasker:
         if isinstance(value, (list, tuple)):
             return [self.mask_value(v) for v in value]
         return value
+
+    def _codice_fiscale(self, match: re.Match[str]) -> str:
+        # omocodia turns some digits into letters, never all seven: a word of sixteen
+        # letters that happens to have the shape is not a codice fiscale
+        value = match.group(0)
+        return self.labels["codice_fiscale"] if any(c.isdigit() for c in value) else value
 
     def _iban(self, match: re.Match[str]) -> str:
         # an IBAN has digits after the bank code; a long word such as "IT12ABCDEFGHILMN"

@@ -57,6 +57,7 @@ def test_values_cut_by_a_quote_are_masked_too(text, secret, label):
     ("il sig. D'Amico ha chiamato", "D'Amico", "il sig. [NOME] ha chiamato"),
     ("Ho parlato con Maria Rossi del PUA.", "Maria Rossi", "Ho parlato con [NOME] del PUA."),
     ("Il mio nome è Nicolò Bianchi.", "Nicolò Bianchi", "Il mio nome è [NOME]."),
+    ("Il sottoscritto Mario Rossi dichiara", "Mario Rossi", "Il sottoscritto [NOME] dichiara"),
 ])
 def test_names_after_an_introducing_phrase_are_masked(text, name, expected):
     masked = mask_personal_data(text)
@@ -77,6 +78,13 @@ def test_names_after_an_introducing_phrase_are_masked(text, name, expected):
     "Sono previsti due gruppi appartamento a Galatina.",
     "Mio padre Sindaco",  # a role, not a name
     "Sono felice del servizio.",
+    "Documento firmato digitalmente dal dirigente.",
+    "Il sottoscritto dichiara di essere residente a Matino.",
+    "Mi presento domani allo sportello.",
+    "Mio figlio Autistico frequenta il centro diurno.",
+    "Il progetto di Vittorio Veneto.",
+    "Si elimina la coppia “codice CIG, procedura” con il cestino.",
+    "Le voci «PROCEDURA» e «responsabilmente» restano.",
     "Il PUA di Casarano riceve il martedì.",
 ])
 def test_ordinary_words_after_those_phrases_are_kept(text):
