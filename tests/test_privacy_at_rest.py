@@ -129,7 +129,7 @@ def test_the_answer_column_no_longer_repeats_the_question_in_clear(bot, tmp_path
 
 def test_a_database_written_in_clear_is_scrubbed_and_exported_masked(tmp_path):
     db = tmp_path / "old.sqlite3"
-    FeedbackStore(db).add.__self__._connect().close()  # the schema
+    assert FeedbackStore(db).rerate(1, "up") is False  # creates the empty table
     with sqlite3.connect(db) as conn:  # a row as an older version wrote it
         conn.execute("INSERT INTO feedback (created_at, rating, question, answer, citations, "
                      "comment) VALUES ('2024-01-01', 'down', ?, ?, ?, ?)",

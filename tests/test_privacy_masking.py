@@ -141,8 +141,8 @@ _ALPHABET = st.sampled_from(list("aA1 .@+-_,:()/\n3") + ["mi chiamo ", "sono ", 
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_ALPHABET, min_size=1, max_size=40), st.integers(1_000, 25_000))
-def test_any_repeated_pattern_is_masked_in_linear_time(pieces, repeat):
+@given(st.lists(_ALPHABET, min_size=1, max_size=40))
+def test_any_repeated_pattern_is_masked_in_linear_time(pieces):
     unit = "".join(pieces)
     text = (unit * (1 + 200_000 // max(1, len(unit))))[:200_000]
     start = time.perf_counter()
