@@ -210,3 +210,43 @@ def test_an_interrupted_switch_is_finished_by_the_next_run(tmp_path, retired_lef
     assert report.repaired == 0 and report.files_unchanged == 2
     assert store.count() == sum(int(e["chunks"]) for e in
                                 Ingestor(settings, store, embedder).manifest.files.values())
+
+
+def bomb_pdf(n_pages: int = 10, mb: int = 30) -> bytes:
+    """``n_pages`` pages sharing one FlateDecode content stream of ``mb`` MB (a file of a
+    few hundred KB): every page would parse, and OCR, the whole stream."""
+    import zlib
+
+    stream = zlib.compress(b"0 0 m 1 1 l S\n" * (mb * 1024 * 1024 // 14), 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               f"<< /Type /Pages /Kids [{' '.join(f'{4 + i} 0 R' for i in range(n_pages))}]"
+               f" /Count {n_pages} >>".encode(),
+               b"<< /Length " + str(len(stream)).encode() + b" /Filter /FlateDecode >>\n"
+               b"stream\n" + stream + b"\nendstream"]
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"
+                ] * n_pages
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n" \
+        .encode()
+    return bytes(out)
+
+
+def test_a_pdf_bomb_is_refused_before_any_ocr(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    data = bomb_pdf()
+    assert len(data) < 300_000
+    (corpus / "bomba.pdf").write_bytes(data)
+    ocr = FakeOCR("testo")
+    settings = settings_for(tmp_path)
+    embedder = HashingEmbedder()
+    report = Ingestor(settings, ChunkStore(settings, embedder), embedder, ocr=ocr).run(corpus)
+    assert [(s.source, s.reason) for s in report.skipped] == [("bomba.pdf", "pdf_bomb")]
+    assert ocr.calls == []  # before: every page went to OCR and it was called "scanned"
+    assert "anomali" in messages.skip_reason("pdf_bomb", report.skipped[0].detail)

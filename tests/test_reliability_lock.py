@@ -252,3 +252,22 @@ def test_a_question_is_answered_while_the_same_app_ingests(tmp_path):
     finally:
         go_on.set()
         worker.join(120)
+
+
+def test_many_first_questions_at_once_wait_for_the_first_state(tmp_path):
+    """A fresh app hit by several users at once: none answers from an empty state."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    make_corpus(corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=index, embedder="hashing")
+    Assistant(settings, embedder=HashingEmbedder()).ingest()
+    question = "Quanto è il contributo del trasporto sociale numero 2?"
+    expected = Assistant(settings, embedder=HashingEmbedder()).ask(question).answer
+    fresh = Assistant(settings, embedder=HashingEmbedder())
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(fresh.ask(question).answer))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert answers == [expected] * 8

@@ -248,6 +248,7 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
             raise DocumentError("too_many_pages", f"{count}, limite {max_pages}",
                                 pages=count)
         for number, page in enumerate(reader.pages, start=1):
+            _check_content_size(page, number)
             try:
                 text = page.extract_text() or ""
             except FileNotDecryptedError as exc:
@@ -281,17 +282,40 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
     return pages, scanned, failed
 
 
+# decompressed drawing instructions of one page: a dense table takes well under 1 MB; a
+# stream of tens of MB (one "bomb" stream shared by every page) would take minutes to parse
+MAX_PAGE_CONTENT_BYTES = 20 * 1024 * 1024
+
+
+def _content_streams(page) -> list:
+    contents = page.get("/Contents")
+    if contents is None:
+        return []
+    contents = contents.get_object()
+    return [c.get_object() for c in contents] if isinstance(contents, list) else [contents]
+
+
+def _check_content_size(page, number: int) -> None:
+    """Refuse a page whose content streams decompress to more than
+    ``MAX_PAGE_CONTENT_BYTES`` (decompressing is fast; parsing them is what takes long)."""
+    try:
+        size = sum(len(s.get_data() or b"") for s in _content_streams(page))
+    except Exception:  # noqa: BLE001 - unreadable content is judged by extract_text
+        return
+    if size > MAX_PAGE_CONTENT_BYTES:
+        raise DocumentError("pdf_bomb", f"pagina {number}: {size / 1048576:.0f} MB di "
+                            f"istruzioni di disegno, limite "
+                            f"{MAX_PAGE_CONTENT_BYTES // 1048576} MB")
+
+
 def _drawing(page) -> str:
     """What a page without text draws: "none" (no content: a blank page), "damaged" (its
     content streams hold bytes that do not decompress) or "drawn" (shapes, perhaps text
     drawn as outlines)."""
     try:
-        contents = page.get("/Contents")
-        if contents is None:
+        streams = _content_streams(page)
+        if not streams:
             return "none"
-        contents = contents.get_object()
-        streams = [c.get_object() for c in contents] if isinstance(contents, list) \
-            else [contents]
         raw = sum(len(getattr(s, "_data", b"") or b"") for s in streams)
         decoded = sum(len(s.get_data() or b"") for s in streams)
     except Exception:  # noqa: BLE001 - content that cannot be read is damaged
