@@ -240,3 +240,39 @@ def test_a_long_text_is_neither_counted_nor_stripped(tmp_path):
     assert "lungo.txt" not in census.files and "0.txt" in census.files
     pages = [Page(big)]
     assert census.strip("lungo.txt", pages) is pages
+
+
+def _card_site() -> dict[str, str]:
+    """Service pages whose "Potrebbe interessarti" cards quote the first sentence of the
+    page they point to, and a section page listing them all."""
+    services = {f"s{n}.md": (f"Servizio {name}", f"Il servizio {name} aiuta {n + 2} famiglie.")
+                for n, name in enumerate(["alfa", "beta", "gamma", "delta", "epsilon"])}
+    files = {}
+    names = sorted(services)
+    for index, name in enumerate(names):
+        title, first = services[name]
+        cards = "".join(f"### {services[o][0]}\n\n{services[o][1]}\n\nLeggi di più\n\n"
+                        for o in (names[index - 1], names[index - 2]))
+        files[name] = (f"- Home\n\n- Servizi\n\n- {title}\n\n# {title}\n\n{first}\n\n"
+                       f"Altro testo proprio di {title}.\n\n## Potrebbe interessarti\n\n{cards}"
+                       "Sito dei servizi sociali\n")
+    listing = "".join(f"### {t}\n\n{f}\n\n" for t, f in services.values())
+    files["servizi.md"] = (f"- Home\n\n- Servizi\n\n# Servizi\n\n{listing}"
+                           "Sito dei servizi sociali\n")
+    return files
+
+
+def test_cards_quoting_another_page_go_with_their_excerpt():
+    files = _card_site()
+    census = _census(files)
+    kept = {n: census.strip(n, [Page(t)])[0].text for n, t in files.items()}
+    for name, text in kept.items():
+        if name == "servizi.md":
+            continue
+        title = files[name].split("# ", 1)[1].split("\n")[0]
+        own = [line for line in text.split("\n") if line.strip()]
+        assert own == [f"# {title}", files[name].split("\n\n")[4],
+                       f"Altro testo proprio di {title}."], (name, text)
+    # the section page is all links: it keeps its listing and loses the frequent lines
+    assert "Il servizio gamma aiuta 4 famiglie." in kept["servizi.md"]
+    assert "- Home" not in kept["servizi.md"] and "Sito dei servizi" not in kept["servizi.md"]

@@ -9,16 +9,19 @@ What is boilerplate is counted, not listed. A line of a file is a *candidate* wh
 - it is a breadcrumb trail ("Home > Servizi > Centro diurno") whose first step ("Home >")
   starts a trail in that many files;
 - it names another file of the corpus by that file's title (its first ``#`` heading): a
-  menu entry or a "Potrebbe interessarti" item pointing to another page.
+  menu entry or a "Potrebbe interessarti" item pointing to another page; and the lines
+  under such a link that the page it names holds too (a card's excerpt of that page);
+- it names the file itself, but not as a heading (the last step of a breadcrumb).
 
 Candidates are dropped only in the file's top and bottom runs (from the first line down and
 from the last line up, until a line that is not a candidate): a line that is repeated but
 sits between lines of the file's own, in its body, is content and stays. A file's own title
-is never dropped, and a file that would be left with nothing keeps its text. A repeated
-line that carries data (a digit or an "@": the PEC, address or phone of a site's footer) is
-kept once, as a PDF's running lines are, in the first file of the corpus that holds it, so
-that the corpus still answers "qual è la PEC dell'ambito?"; menus, trails, cookie banners
-and link lists are kept nowhere.
+is never dropped. A file that would be left with headings only (a section page that lists
+its pages) keeps its links and excerpts; if even that leaves nothing, it keeps its text. A
+repeated line that carries data (a digit or an "@": the PEC, address or phone of a site's
+footer) and that no file holds in its body is kept once, as a PDF's running lines are, in
+the first file of the corpus that holds it, so that the corpus still answers "qual è la PEC
+dell'ambito?"; menus, trails, cookie banners and link lists are kept nowhere.
 
 PDFs are neither counted nor stripped: their running lines are found page by page
 (:func:`cleaning.running_lines`), and chapters of one plan share headings ("Contesto
@@ -27,11 +30,12 @@ normativo e strategico", "Cosa devono fare le PA") that answer questions.
 Incremental ingest: the census is known before any file is chunked. It is rebuilt at the
 start of every run from the corpus's web, text and Markdown files, reading again only those
 whose bytes changed (the line hashes of the others are kept in ``line_census.json`` in the
-index folder). A file's chunks depend on which of its lines are candidates, so
-:meth:`LineCensus.fingerprint` (a hash of those lines) enters the hash the manifest keeps
-for it: when a line becomes boilerplate or stops being one (files added, changed or removed
-move the counts and the floor), or another file becomes the one keeping a data line, exactly
-the files holding that line are indexed again, and every other file is left as it is.
+index folder, with the order of its lines). A file's chunks depend on which of its lines
+are candidates and which data lines it keeps, so :meth:`LineCensus.fingerprint` (a hash of
+those) enters the hash the manifest keeps for it: when a line becomes boilerplate or stops
+being one (files added, changed or removed move the counts and the floor; a page quoted by a
+card changes its text), or another file becomes the one keeping a data line, exactly the
+files holding that line are indexed again, and every other file is left as it is.
 """
 
 from __future__ import annotations
@@ -50,10 +54,12 @@ from .readers import Page, read_pages
 
 CENSUS_NAME = "line_census.json"
 CENSUS_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-_CENSUS_VERSION = 2
+_CENSUS_VERSION = 3
 _TRAIL = re.compile(r"\s[>›»/]\s")  # a step of a breadcrumb trail ("Home / Servizi")
 _MARKERS = re.compile(r"^(?:#{1,6}|[-•*])\s+")  # heading and list-item marks
 _DATA = re.compile(r"[\d@]")  # a line with a number or an address carries data
+_OWN_TITLE, _SELF_LINK, _EXCERPT, _LINK = ("\x00own title", "\x00self link", "\x00excerpt",
+                                           "\x00link")
 log = logging.getLogger(__name__)
 
 
@@ -70,12 +76,12 @@ class LineKeys:
     """How one line is counted: ``line`` (its text), ``trail`` (the first step of a
     breadcrumb trail, or None), ``named`` (its text without heading or list marks, compared
     with the titles of the other files: the same key as ``line`` for a line without marks),
-    ``heading`` (a ``#`` line)."""
+    ``heading`` (a ``#`` line), ``data`` (a digit or an "@" in it)."""
 
     line: str
     trail: str | None
     named: str
-    heading: bool
+    heading: bool = False
     data: bool = False
 
     @classmethod
@@ -89,45 +95,54 @@ class LineKeys:
         return cls(_hash("line", text), trail, _hash("line", _MARKERS.sub("", text)),
                    text.startswith("#"), bool(_DATA.search(text)))
 
+    def as_list(self) -> list:
+        return [self.line, self.trail, self.named, int(self.heading) + 2 * int(self.data)]
 
-@dataclass(frozen=True)
+    @classmethod
+    def from_list(cls, raw: list) -> "LineKeys":
+        return cls(str(raw[0]), raw[1], str(raw[2]), bool(raw[3] & 1), bool(raw[3] & 2))
+
+
+Sequence = list  # the keys of a file's lines in order, None for a blank or short line
+
+
 class FileLines:
-    """What the census keeps of one file: the hash of its bytes, the keys of its lines
-    (``named``: only those that differ from ``lines``; ``data``: those of ``lines`` with a
-    digit or an "@") and of its title, the first ``#`` heading (Markdown's, or HTML's h1-h6
-    as the reader writes them; None without one)."""
+    """What the census keeps of one file: the hash of its bytes and the keys of its lines
+    in order (``sequence``); from them, the sets of its line, trail, unmarked (``named``,
+    those that differ from ``lines``) and data keys, and its title: the first ``#`` heading
+    (Markdown's, or HTML's h1-h6 as the reader writes them; None without one)."""
 
-    digest: str
-    lines: frozenset[str]
-    trails: frozenset[str]
-    named: frozenset[str]
-    title: str | None
-    data: frozenset[str] = frozenset()
+    def __init__(self, digest: str, sequence: "Sequence[LineKeys | None]") -> None:
+        self.digest = digest
+        self.sequence = sequence
+        keys = [k for k in sequence if k is not None]
+        self.lines = frozenset(k.line for k in keys)
+        self.trails = frozenset(k.trail for k in keys if k.trail)
+        self.named = frozenset(k.named for k in keys) - self.lines
+        self.data = frozenset(k.line for k in keys if k.data)
+        self.title = next((k.named for k in keys if k.heading), None)
+        self.keys = self.lines | self.trails | self.named
 
     @classmethod
     def read(cls, path: Path, data: bytes, digest: str) -> "FileLines":
-        pages = read_pages(path, data)
-        keys = [k for k in (LineKeys.of(line) for page in pages
-                            for line in clean_text(page.text).split("\n")) if k]
-        lines = frozenset(k.line for k in keys)
-        return cls(digest, lines, frozenset(k.trail for k in keys if k.trail),
-                   frozenset(k.named for k in keys) - lines,
-                   next((k.named for k in keys if k.heading), None),
-                   frozenset(k.line for k in keys if k.data))
-
-    @property
-    def keys(self) -> frozenset[str]:
-        return self.lines | self.trails | self.named
+        return cls(digest, _sequence(read_pages(path, data)))
 
     def as_dict(self) -> dict:
-        return {"digest": self.digest, "lines": sorted(self.lines),
-                "trails": sorted(self.trails), "named": sorted(self.named),
-                "title": self.title, "data": sorted(self.data)}
+        return {"digest": self.digest,
+                "lines": [k.as_list() if k else None for k in self.sequence]}
 
     @classmethod
     def from_dict(cls, raw: dict) -> "FileLines":
-        return cls(str(raw["digest"]), frozenset(raw["lines"]), frozenset(raw["trails"]),
-                   frozenset(raw["named"]), raw.get("title"), frozenset(raw["data"]))
+        return cls(str(raw["digest"]),
+                   [LineKeys.from_list(k) if k else None for k in raw["lines"]])
+
+
+def _page_lines(page: Page) -> list[str]:
+    return clean_text(page.text).split("\n")
+
+
+def _sequence(pages: list[Page]) -> "Sequence[LineKeys | None]":
+    return [LineKeys.of(line) for page in pages for line in _page_lines(page)]
 
 
 class LineCensus:
@@ -143,10 +158,10 @@ class LineCensus:
         self.files = files
         self.min_files = min_files
         self.share = share
-        unique = {f.digest: f for f in files.values()}.values()  # copies count once
-        self.floor = max(min_files, share * len(unique))
+        self._by_digest = {entry.digest: entry for entry in files.values()}  # copies once
+        self.floor = max(min_files, share * len(self._by_digest))
         counts: dict[str, int] = {}
-        for entry in unique:
+        for entry in self._by_digest.values():
             for key in entry.keys:  # a marked line counts as written and without marks
                 counts[key] = counts.get(key, 0) + 1
         self.frequent = frozenset(k for k, n in counts.items() if n >= self.floor)
@@ -154,13 +169,27 @@ class LineCensus:
         for entry in files.values():
             if entry.title:
                 self.titles.setdefault(entry.title, set()).add(entry.digest)
-        self.keeper: dict[str, str] = {}  # data line -> the first file holding it keeps it
+        self.keeper = self._keepers()
+
+    def _keepers(self) -> dict[str, str]:
+        """For each frequent data line that no file holds in its body (where it stays),
+        the file that keeps it: the first holder, in the order the ingest meets them (a
+        copy of a file is skipped by the ingest and never keeps a line)."""
+        holders: dict[str, list[str]] = {}
+        in_body: set[str] = set()
         seen: set[str] = set()
-        for source, entry in files.items():  # in the order the ingest meets them
-            if entry.digest not in seen:  # a copy is skipped by the ingest: never a keeper
-                seen.add(entry.digest)
-                for key in entry.data & self.frequent:
-                    self.keeper.setdefault(key, source)
+        for source, entry in self.files.items():
+            held = entry.data & self.frequent
+            if entry.digest in seen or not held:
+                continue
+            seen.add(entry.digest)
+            dropped = self._drops(entry, entry.sequence)
+            for index, key in enumerate(entry.sequence):
+                if key is not None and key.line in held and index not in dropped:
+                    in_body.add(key.line)
+            for line in held:
+                holders.setdefault(line, []).append(source)
+        return {line: sources[0] for line, sources in holders.items() if line not in in_body}
 
     @classmethod
     def from_settings(cls, files: dict[str, FileLines]) -> "LineCensus":
@@ -202,20 +231,32 @@ class LineCensus:
             _save(cache, files)
         return cls.from_settings(files)
 
+    def _running(self, entry: FileLines) -> frozenset[str]:
+        """Keys of the lines of ``entry`` that are candidates wherever they sit in a run:
+        frequent lines and trails, and lines naming another file by its title."""
+        named = {key for key in entry.lines | entry.named
+                 if self.titles.get(key, set()) - {entry.digest}}
+        return (entry.keys & self.frequent) | named
+
+    def _linked(self, key: str, entry: FileLines) -> list[FileLines]:
+        return [self._by_digest[d] for d in self.titles.get(key, ()) if d != entry.digest]
+
     def candidates(self, source: str) -> frozenset[str]:
-        """The keys of the lines of ``source`` that are candidates: frequent lines and
-        trails, and lines naming another file by its title (empty for a file the census
-        does not hold: PDFs, unreadable files)."""
+        """The keys of the lines of ``source`` that may be dropped: those of
+        :meth:`_running`, and the lines it shares with the files it names (the excerpt
+        under a link: a card of "Potrebbe interessarti" quotes the page it points to).
+        Empty for a file the census does not hold (PDFs, unreadable files)."""
         entry = self.files.get(source)
         if entry is None:
             return frozenset()
-        frequent = entry.keys & self.frequent
-        named = {key for key in entry.lines | entry.named
-                 if self.titles.get(key, set()) - {entry.digest}}
-        return frequent | named
+        running = self._running(entry)
+        excerpts = {key for named in running for linked in self._linked(named, entry)
+                    for key in entry.lines & linked.lines}
+        return running | excerpts
 
     def kept_in(self, source: str) -> frozenset[str]:
-        """The candidates that ``source`` keeps: data lines it is the first to hold."""
+        """The data lines that ``source`` keeps: frequent ones it is the first to hold and
+        no file holds in its body."""
         entry = self.files.get(source)
         if entry is None:
             return frozenset()
@@ -231,37 +272,72 @@ class LineCensus:
         return hashlib.sha256("\n".join(held).encode()).hexdigest()[:16]
 
     def strip(self, source: str, pages: list[Page]) -> list[Page]:
-        """``pages`` without the candidate lines at the top and bottom of ``source``; the
-        same list when nothing is dropped."""
-        running = self.candidates(source)
-        if not running:
+        """``pages`` without the boilerplate lines at the top and bottom of ``source`` (see
+        :meth:`_drops`), but the data lines it keeps; the same list when nothing goes."""
+        entry = self.files.get(source)
+        if entry is None or not self.candidates(source):
             return pages
-        own = self.files[source].title
-        kept_here = self.kept_in(source)
-
-        def keys_of(line: str) -> list[str] | None:
-            key = LineKeys.of(line)
-            if key is None:
-                return None
-            if key.heading and key.named == own:
-                return ["own title"]  # never a candidate: stops a run
-            return [k for k in (key.line, key.trail, key.named) if k]
-
+        kept = self.kept_in(source)
         out: list[Page] = []
         changed = False
         for page in pages:
-            lines = clean_text(page.text).split("\n")
-            drop = {i for i, key in edge_runs(lines, running, keys_of).items()
-                    if key not in kept_here}
-            kept = "\n".join(line for i, line in enumerate(lines) if i not in drop)
+            lines = _page_lines(page)
+            sequence = [LineKeys.of(line) for line in lines]
+            drop = {i for i in self._drops(entry, sequence)
+                    if sequence[i] is None or sequence[i].line not in kept}
             changed = changed or bool(drop)
-            out.append(Page(kept, page.number, page.ocr))
-        if not changed:
-            return pages
-        if not any(line.strip() and not line.startswith("#")
-                   for page in out for line in page.text.split("\n")):
-            return pages  # nothing of its own left: keep the file as it is
-        return out
+            out.append(Page("\n".join(line for i, line in enumerate(lines) if i not in drop),
+                            page.number, page.ocr))
+        return out if changed else pages
+
+    def _drops(self, entry: FileLines, sequence: "Sequence[LineKeys | None]") -> set[int]:
+        """The lines of ``sequence`` (a text of ``entry``) in its edge runs of candidates.
+        A text that would be left with headings only (a section page listing its pages,
+        each with its excerpt) keeps its links and excerpts and loses only the frequent
+        lines around them; if even that leaves nothing, it keeps them all."""
+        for links_stay in (False, True):
+            running = (self._running(entry) | {_SELF_LINK, _EXCERPT}) if not links_stay \
+                else (entry.keys & self.frequent) | {_SELF_LINK}
+            drop = set(edge_runs(self._keyed(sequence, entry, links_stay), running, _as_is))
+            if any(key is not None and not key.heading and index not in drop
+                   for index, key in enumerate(sequence)):
+                return drop
+        return set()
+
+    def _keyed(self, sequence: "Sequence[LineKeys | None]", entry: FileLines,
+               links_stay: bool = False) -> list[list[str] | None]:
+        """Each line's keys as :func:`cleaning.edge_runs` reads them (None: passed over).
+        The file's own title as a heading stops a run; as a list item it is the last step
+        of a breadcrumb (``_SELF_LINK``). A line found in the file that the link above it
+        names is that link's excerpt (``_EXCERPT``), until a line of the file's own. With
+        ``links_stay``, links and excerpts stop a run (``_LINK``)."""
+        keyed: list[list[str] | None] = []
+        linked: list[FileLines] = []
+        for key in sequence:
+            if key is None:
+                keyed.append(None)
+                continue
+            if key.named == entry.title:
+                keyed.append([_OWN_TITLE] if key.heading else [_SELF_LINK])
+                linked = []
+                continue
+            keys = [k for k in (key.line, key.trail, key.named) if k]
+            targets = self._linked(key.named, entry)
+            if targets:
+                linked = targets
+                keys = [_LINK] if links_stay else keys
+            elif not self.frequent.isdisjoint(keys):
+                pass  # boilerplate between the cards ("Leggi di più") or after them
+            elif any(key.line in other.lines for other in linked):
+                keys = [_LINK] if links_stay else keys + [_EXCERPT]
+            else:
+                linked = []  # a line of the file's own ends the card
+            keyed.append(keys)
+        return keyed
+
+
+def _as_is(keys: list[str] | None) -> list[str] | None:
+    return keys
 
 
 def _load(cache: Path | None) -> dict[str, FileLines]:
