@@ -164,7 +164,9 @@ class FeatureExtractor:
                  ignore: set[str] | None = None, corrected: int = 0) -> QuestionEvidence:
         """Coverage of the question's words by the passages, words unknown to the corpus,
         names the passages lack, whether what is asked is there, the best sentences."""
-        ignore = ignore or set()
+        # words that say what is asked ("indirizzo web", "orari") are looked for by the
+        # detectors, not as the topic
+        ignore = (ignore or set()) | detectors.asking_terms()
         qterms = [t for t in key_terms(question) if t not in ignore]
         topic = [t for t in qterms if self.stats.known(t)]
         synonyms = synonyms_for(qterms, list(expansions))
