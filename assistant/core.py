@@ -191,7 +191,8 @@ class Assistant:
         else:
             version = f"{manifest.version()}:{chunks}"
         with self._refresh_lock:
-            self._swap(self._state_for(version, manifest, force=False), version)
+            if version != self._state_version:  # an ingest that changed nothing: no work
+                self._swap(self._state_for(version, manifest, force=False), version)
 
     def _swap(self, bm25: BM25Index, version: str) -> None:
         """Make ``bm25`` the state questions use, with what derives from it, at once."""

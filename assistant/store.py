@@ -24,6 +24,7 @@ from .errors import (AssistantError, ConfigError, DiskFullError, IndexMissingErr
 
 CHROMA_SUBDIR = "chroma"
 FALLBACK_BATCH = 1000  # records per write when the client cannot say its own limit
+WIDEST_SEARCH = 50  # a search skipping hidden chunks asks for at most k * this neighbours
 STATE_PREFIX = "state_"  # keys of the shared state in the collection's metadata
 MANIFEST_SUFFIX = "-manifest"  # side collection holding the manifest on a Chroma server
 _META_KEYS = ("source", "title", "page", "section", "doc_type", "ambito", "comuni", "region",
@@ -359,13 +360,15 @@ class ChunkStore:
         if self._visible is None:
             yield k
             return
-        n = k
+        if not self._visible:
+            return  # nothing published yet: nothing to find
+        n, cap = k, max(k * WIDEST_SEARCH, 1000)
         while True:
             yield n
             total = self.count()
-            if n >= total:
-                return
-            n = min(total, n * 4)
+            if n >= min(total, cap):
+                return  # bounded: with more hidden chunks than that, fewer results
+            n = min(total, cap, n * 4)
 
     def ids(self, batch: int = 50000) -> list[str]:
         """Every chunk id, in the order :meth:`dump` gives the chunks; no texts, metadata

@@ -250,3 +250,22 @@ def test_a_pdf_bomb_is_refused_before_any_ocr(tmp_path):
     assert [(s.source, s.reason) for s in report.skipped] == [("bomba.pdf", "pdf_bomb")]
     assert ocr.calls == []  # before: every page went to OCR and it was called "scanned"
     assert "anomali" in messages.skip_reason("pdf_bomb", report.skipped[0].detail)
+
+
+def test_searches_see_only_the_published_chunks(tmp_path):
+    corpus = tmp_path / "corpus"
+    _small_corpus(corpus)
+    settings = settings_for(tmp_path)
+    embedder = HashingEmbedder()
+    store = ChunkStore(settings, embedder)
+    Ingestor(settings, store, embedder, ocr=NoOCR()).run(corpus)
+    vector = embedder.embed_query("trasporto sociale")
+    every = [cid for cid, _ in store.search_ids(vector, 10)]
+    shown = set(store.source_ids("piano.txt"))
+    store.show_only(shown)
+    assert [cid for cid, _ in store.search_ids(vector, 10)] == [c for c in every if c in shown]
+    assert {c.id for c in store.search(vector, 10)} == shown
+    store.show_only(set())
+    assert store.search_ids(vector, 10) == [] and store.search(vector, 10) == []
+    store.show_only(None)
+    assert [cid for cid, _ in store.search_ids(vector, 10)] == every
