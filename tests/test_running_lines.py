@@ -116,3 +116,22 @@ def test_ruffano_phone_number_is_found_on_its_page(tmp_path):
     assert "Ruffano" in first and "0833 691234" in first
     assert "0833 502101" not in first  # not Casarano's, from page 1
     assert answer.citations[0].page == 5
+
+
+def test_alternating_headers_and_a_table_continued_over_pages():
+    # left and right pages carry different running titles; the table's header row runs,
+    # its rows (same words, other numbers) are content
+    pages = []
+    for n in range(1, 9):
+        title = "Piano sociale di zona 2025-2027" if n % 2 else "Ambito territoriale di Galatina"
+        rows = "\n".join(f"Comune {c}{n}: {n * 1000 + c * 37} euro, {c + n} utenti"
+                         for c in range(1, 4))
+        pages.append(Page(f"{title}\nComune Importo Utenti\n{rows}\n{n + 10}", n))
+    chunks = Chunker().chunk("riparto.pdf", pages, reflow=True)
+    text = "\n".join(c.text + "\n" + (c.section or "") for c in chunks)
+    assert text.count("Piano sociale di zona 2025-2027") == 1
+    assert text.count("Ambito territoriale di Galatina") == 1
+    assert text.count("Comune Importo Utenti") == 1
+    for n in range(1, 9):
+        assert all(f"Comune {c}{n}: {n * 1000 + c * 37} euro, {c + n} utenti" in text
+                   for c in range(1, 4))
