@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import io
-import shutil
 import socket
 import subprocess
 import sys
