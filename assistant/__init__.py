@@ -17,11 +17,12 @@ from .embedding import Embedder, HashingEmbedder, make_embedder
 from .errors import (AssistantError, ConfigError, DocumentError, EmbedderError,
                      IndexMissingError, LLMError, QuestionError)
 from .ingestion.pipeline import IngestReport
+from .llamaindex import HybridRetriever
 from .retrieval import Filters
 
 __all__ = [
     "Answer", "Assistant", "AssistantError", "Citation", "ConfigError", "DocumentError",
     "Embedder", "EmbedderError", "ExtractiveAnswerer", "Filters", "HashingEmbedder",
-    "IndexMissingError", "IngestReport", "LLMError", "QuestionError", "Settings", "Turn",
-    "make_embedder",
+    "HybridRetriever", "IndexMissingError", "IngestReport", "LLMError", "QuestionError",
+    "Settings", "Turn", "make_embedder",
 ]
