@@ -89,6 +89,8 @@ class IndexWriteLock:
             return
         fd, self._fd = self._fd, None
         try:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # no stale holder named in another writer's message
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
