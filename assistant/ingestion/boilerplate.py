@@ -103,16 +103,13 @@ class LineKeys:
         return cls(str(raw[0]), raw[1], str(raw[2]), bool(raw[3] & 1), bool(raw[3] & 2))
 
 
-Sequence = list  # the keys of a file's lines in order, None for a blank or short line
-
-
 class FileLines:
     """What the census keeps of one file: the hash of its bytes and the keys of its lines
     in order (``sequence``); from them, the sets of its line, trail, unmarked (``named``,
     those that differ from ``lines``) and data keys, and its title: the first ``#`` heading
     (Markdown's, or HTML's h1-h6 as the reader writes them; None without one)."""
 
-    def __init__(self, digest: str, sequence: "Sequence[LineKeys | None]") -> None:
+    def __init__(self, digest: str, sequence: list[LineKeys | None]) -> None:
         self.digest = digest
         self.sequence = sequence
         keys = [k for k in sequence if k is not None]
@@ -141,7 +138,7 @@ def _page_lines(page: Page) -> list[str]:
     return clean_text(page.text).split("\n")
 
 
-def _sequence(pages: list[Page]) -> "Sequence[LineKeys | None]":
+def _sequence(pages: list[Page]) -> list[LineKeys | None]:
     return [LineKeys.of(line) for page in pages for line in _page_lines(page)]
 
 
@@ -290,7 +287,7 @@ class LineCensus:
                             page.number, page.ocr))
         return out if changed else pages
 
-    def _drops(self, entry: FileLines, sequence: "Sequence[LineKeys | None]") -> set[int]:
+    def _drops(self, entry: FileLines, sequence: list[LineKeys | None]) -> set[int]:
         """The lines of ``sequence`` (a text of ``entry``) in its edge runs of candidates.
         A text that would be left with headings only (a section page listing its pages,
         each with its excerpt) keeps its links and excerpts and loses only the frequent
@@ -304,7 +301,7 @@ class LineCensus:
                 return drop
         return set()
 
-    def _keyed(self, sequence: "Sequence[LineKeys | None]", entry: FileLines,
+    def _keyed(self, sequence: list[LineKeys | None], entry: FileLines,
                links_stay: bool = False) -> list[list[str] | None]:
         """Each line's keys as :func:`cleaning.edge_runs` reads them (None: passed over).
         The file's own title as a heading stops a run; as a list item it is the last step
@@ -348,7 +345,7 @@ def _load(cache: Path | None) -> dict[str, FileLines]:
         if raw.get("version") != _CENSUS_VERSION:
             return {}
         return {source: FileLines.from_dict(entry) for source, entry in raw["files"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         log.warning("line census %s unreadable, counting again: %s", cache, exc)
         return {}
 
