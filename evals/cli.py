@@ -293,7 +293,7 @@ def _run_suite(args: argparse.Namespace, thresholds: Any, out: TextIO, err: Text
             print(f"error: the gate checks configuration {thresholds.config!r}, which this "
                   "run did not include", file=err)
             return 2
-        violations = thresholds.check(run.summaries(thresholds.config))
+        violations = thresholds.check(run.summaries(thresholds.config), only=run.runs)
     _print_suite(args, run, written, thresholds, violations, time.perf_counter() - started,
                  out)
     if thresholds is None:
@@ -302,8 +302,10 @@ def _run_suite(args: argparse.Namespace, thresholds: Any, out: TextIO, err: Text
         print(f"GATE FAILED: {v}", file=err)
     if violations:
         return 1
-    print(f"gate passed ({thresholds.config}, {len(run.runs)} sets, {thresholds.bounds} "
-          f"bounds) in {time.perf_counter() - started:.1f} s", file=err)
+    bounds = sum(len(t.minimum) + len(t.maximum) for n, t in thresholds.sets.items()
+                 if n in run.runs)
+    print(f"gate passed ({thresholds.config}, {len(run.runs)} sets, {bounds} bounds) in "
+          f"{time.perf_counter() - started:.1f} s", file=err)
     return 0
 
 

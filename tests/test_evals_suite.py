@@ -331,6 +331,10 @@ def test_cli_gate_checks_every_set_and_names_the_broken_one(small_suite, tmp_pat
     only_second = tmp_path / "second.yaml"
     only_second.write_text("config: hashing\nsets:\n  second:\n    min:\n      doc_hit@5: 0.5\n",
                            encoding="utf-8")
+    err = io.StringIO()  # --sets: only the sets run are checked
+    assert main(args + ["--thresholds", str(tight), "--sets", "second"], io.StringIO(),
+                err) == 0, err.getvalue()
+    assert "gate passed (hashing, 1 sets, 1 bounds)" in err.getvalue()
     err = io.StringIO()  # a set named with --sets but not in the thresholds
     assert main(args + ["--thresholds", str(only_second), "--sets", "tiny"],
                 io.StringIO(), err) == 2
