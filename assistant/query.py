@@ -59,6 +59,7 @@ _ARTICLED = ("del", "dello", "della", "dei", "degli", "delle", "al", "allo", "al
              "agli", "alle", "nel", "nello", "nella", "nei", "negli", "nelle", "dal", "dallo",
              "dalla", "dai", "dagli", "dalle", "sul", "sulla", "sui", "sugli", "sulle")
 _MAX_ELLIPSIS_WORDS = 6
+_SHORT_WORDS = 4  # words of a question too short to stand alone with one plain word
 
 
 class QueryAnalyzer:
@@ -112,16 +113,19 @@ class QueryAnalyzer:
                      expansions, corrections, lexical, dense)
 
     # ---- conversation ----------------------------------------------------------------------
-    def own_topic(self, question: str, generic: bool = False) -> list[str]:
-        """The question's content stems that the corpus knows, places and words that ask
-        (and, unless ``generic``, generic words) aside: what it is about by itself."""
+    def own_topic(self, question: str, generic: bool = False,
+                  known_only: bool = True) -> list[str]:
+        """The question's content stems (those the corpus knows, unless ``known_only`` is
+        false), places and words that ask (and, unless ``generic``, generic words) aside:
+        what it is about by itself."""
         from .detectors import asking_terms
 
         placed = {stem(w) for name in self.places for w in words(name)}
         asking = asking_terms()
         return [t for t in terms(question) if (generic or t not in self.generic)
                 and t not in placed
-                and t not in asking and (not self.vocabulary or t in self.vocabulary)]
+                and t not in asking
+                and (not known_only or not self.vocabulary or t in self.vocabulary)]
 
     def leans_on(self, question: str) -> bool:
         """Whether a question needs the previous turn: it points back at it ("quanto costa
@@ -133,7 +137,15 @@ class QueryAnalyzer:
             return True
         if _ELLIPSIS.match(plain) and len(plain.split()) <= _MAX_ELLIPSIS_WORDS:
             return True
-        return not self.own_topic(question)
+        topic = self.own_topic(question, known_only=False)
+        if not topic:
+            return True
+        # a short question with one plain word ("a chi si rivolge?") names no topic of its
+        # own; a name, acronym or number does ("cos'è il SAD?")
+        from .passages import salient_terms
+
+        return len(plain.split()) <= _SHORT_WORDS and len(topic) < 2 \
+            and not salient_terms(question)
 
     def fold(self, question: str, previous: str) -> str:
         """The follow-up made self-contained with the previous question: a place it names
