@@ -177,11 +177,25 @@ def test_bad_history_files(indexed, tmp_path, content, expected):
     assert code == 1 and expected in err
 
 
-def test_a_lone_surrogate_in_a_question_is_dropped_not_fatal(indexed):
+def test_a_lone_surrogate_in_a_question_is_dropped_not_fatal(indexed, monkeypatch):
+    """A byte that is not UTF-8 in an argument arrives as a lone surrogate, which the
+    real embedders cannot encode: the CLI drops it before the question goes on."""
+    from assistant.core import Assistant as Core
+
     _corpus, index = indexed
+    asked: list[str] = []
+    real_ask = Core.ask
+
+    def ask(self, question, *args, **kwargs):
+        asked.append(question)
+        return real_ask(self, question, *args, **kwargs)
+
+    monkeypatch.setattr(Core, "ask", ask)
     code, out, err = run_cli("ask", "--index", str(index), "--json",
                              "assistenza domiciliare \udce9 comune\ud800 2")
     assert code == 0, err
+    assert asked == ["assistenza domiciliare  comune 2"]
+    asked[0].encode("utf-8")  # what the embedder does with it
     assert "\\udce9" not in out and "Traceback" not in err
 
 

@@ -160,7 +160,7 @@ class Ingestor:
             failure = _run_failure(exc, self.settings)
             if failure is None:
                 raise
-            log.warning("ingest stopped: %s", exc)
+            log.info("ingest stopped: %s", exc)
             raise failure from exc
 
     def _run(self, corpus_dir: Path | None, progress: Progress | None,
