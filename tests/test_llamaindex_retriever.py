@@ -4,6 +4,8 @@ embedder), plus a two-page PDF whose page numbers must reach ``response.source_n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
@@ -17,6 +19,8 @@ from assistant.answering import ExtractiveAnswerer
 from assistant.llamaindex import filters_from_metadata
 from assistant.llm import LLMAnswerer, ScriptedBackend
 from fixtures_bad import text_pdf
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 PDF_NAME = "telesoccorso_servizi.pdf"
 PDF_PAGES = ["Carta dei servizi domiciliari.\nIl documento descrive i servizi offerti.",
@@ -36,20 +40,11 @@ def paged_assistant(fake_settings, demo_corpus) -> Assistant:
     return bot
 
 
-def readme_example(bot: Assistant) -> tuple[str, list[tuple[str, int]]]:
-    """The code of README's "Use it from your own LlamaIndex code", line for line."""
-    from llama_index.core.llms import MockLLM  # any LlamaIndex LLM
-    from llama_index.core.query_engine import RetrieverQueryEngine
-    from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
-
-    from assistant import HybridRetriever
-
-    matino = MetadataFilters(filters=[MetadataFilter(key="comune", value="Matino")])
-    retriever = HybridRetriever(bot, filters=matino)
-    engine = RetrieverQueryEngine.from_args(retriever, llm=MockLLM())
-    response = engine.query("Che servizi ci sono per gli anziani?")
-    cited = [(n.metadata["source"], n.metadata["page"]) for n in response.source_nodes]
-    return str(response), cited
+def readme_example() -> str:
+    """The Python block of README's "Use it from your own LlamaIndex code"."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Use it from your own LlamaIndex code"):]
+    return section[section.index("```python\n") + 10:section.index("\n```\n")]
 
 
 # ---- the query engine ----------------------------------------------------------------------
@@ -83,10 +78,29 @@ def test_a_comune_filter_gives_only_its_ambitos_documents(fake_assistant):
     unfiltered = HybridRetriever(fake_assistant).retrieve(ELDERLY)
     assert {n.node.metadata.get("ambito") for n in unfiltered} - {"Casarano"}, \
         "without a filter other ambiti answer too (else the filter test proves nothing)"
-    text, cited = readme_example(fake_assistant)
-    assert cited
-    assert {source for source, _page in cited} == {"casarano_piano_sociale_2022_2024.txt"}
-    assert "Context information" in text  # MockLLM's echo of the stock QA prompt
+    matino = MetadataFilters(filters=[MetadataFilter(key="comune", value="Matino")])
+    engine = RetrieverQueryEngine.from_args(HybridRetriever(fake_assistant, filters=matino),
+                                            llm=MockLLM())
+    nodes = engine.query(ELDERLY).source_nodes
+    assert nodes
+    assert {n.node.metadata["ambito"] for n in nodes} == {"Casarano"}
+    assert {n.node.metadata["source"] for n in nodes} == {"casarano_piano_sociale_2022_2024.txt"}
+
+
+def test_the_readme_example_runs(fake_assistant, monkeypatch, capsys):
+    # the example reads the index named by ASSISTANT_*: the one the fixture built
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(fake_assistant.settings.index_dir))
+    monkeypatch.setenv("ASSISTANT_EMBEDDER", "hashing")
+    scope: dict = {}
+    exec(compile(readme_example(), "README.md", "exec"), scope)  # noqa: S102 - our README
+    cited = [n.node.metadata["source"] for n in scope["response"].source_nodes]
+    assert cited and set(cited) == {"casarano_piano_sociale_2022_2024.txt"}
+    assert "Context information" in str(scope["response"])  # MockLLM echoes the QA prompt
+    answer = scope["answer"]
+    assert not answer.refused and answer.citations
+    assert {c.source for c in answer.citations} == {"casarano_piano_sociale_2022_2024.txt"}
+    printed = capsys.readouterr().out
+    assert "casarano_piano_sociale_2022_2024.txt 0 " in printed
 
 
 @pytest.mark.parametrize("filters, expected", [
