@@ -135,3 +135,24 @@ def test_alternating_headers_and_a_table_continued_over_pages():
     for n in range(1, 9):
         assert all(f"Comune {c}{n}: {n * 1000 + c * 37} euro, {c + n} utenti" in text
                    for c in range(1, 4))
+
+
+def test_numbers_alone_on_a_line_are_page_numbers_only_in_a_pdf(tmp_path):
+    # an HTML table puts each cell on its own line: "25" is a cell, not a page number
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "posti.html").write_text(
+        "<h1>Posti nei centri diurni</h1><p>Posti disponibili in ogni centro nel 2025.</p>"
+        "<table><tr><th>Centro</th><th>Posti</th></tr><tr><td>Ruffano</td><td>25</td></tr>"
+        "<tr><td>Matino</td><td>120</td></tr></table>", "utf-8")
+    (corpus / "relazione.pdf").write_bytes(text_pdf(
+        [f"Relazione sui centri diurni, parte {n}\nTesto della parte {n}.\n{n}"
+         for n in range(1, 4)]))
+    bot = Assistant(Settings(corpus_dir=corpus, index_dir=tmp_path / "index",
+                             embedder="hashing"), embedder=HashingEmbedder())
+    bot.ingest()
+    chunks, _ = bot.store.dump()
+    html = "\n".join(c.text for c in chunks if c.metadata["source"] == "posti.html")
+    assert "Ruffano\n\n25" in html and "Matino\n\n120" in html
+    pdf = [c.text for c in chunks if c.metadata["source"] == "relazione.pdf"]
+    assert pdf and not any(text.rstrip().endswith(("\n1", "\n2", "\n3")) for text in pdf)

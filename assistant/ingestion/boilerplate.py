@@ -135,7 +135,7 @@ class FileLines:
 
 
 def _page_lines(page: Page) -> list[str]:
-    return clean_text(page.text).split("\n")
+    return clean_text(page.text, printed=False).split("\n")  # as the chunker cleans it
 
 
 def _sequence(pages: list[Page]) -> list[LineKeys | None]:

@@ -129,7 +129,8 @@ class ChunkStream:
 
     def _chunk_page(self, page: Page) -> None:
         text = clean_text(strip_running_lines(page.text, self._running or frozenset(),
-                                              self._seen_running, page.number))
+                                              self._seen_running, page.number),
+                          printed=self.reflow)
         blocks, self._section = split_page(text, section=self._section, reflow=self.reflow)
         for group_section, texts in _group(blocks):
             for piece in self.chunker._splitter.split_text("\n\n".join(texts)):

@@ -12,15 +12,18 @@ from typing import Callable, Sequence, TypeVar
 from ..datafiles import load_yaml
 
 
-@lru_cache(maxsize=1)
-def _boilerplate() -> re.Pattern[str]:
+@lru_cache(maxsize=2)
+def _boilerplate(printed: bool = True) -> re.Pattern[str]:
     """One pattern for the lines of boilerplate.yaml, which may also stand as a heading
     ("## Potrebbe interessarti", as the HTML reader writes an h2) or a list item ("-
-    Condividi su Facebook"), and for its page numbers, lines of their own."""
+    Condividi su Facebook"), and, in a ``printed`` document (a PDF), for its page numbers,
+    lines of their own (elsewhere a number alone on its line is a table's cell: "25")."""
     data = load_yaml("boilerplate.yaml")
     lines = "|".join(f"(?:{p})" for p in data["lines"])
-    numbers = "|".join(f"(?:{p})" for p in data["page_numbers"])
-    return re.compile(rf"(?:#{{1,6}}\s+|[-•*]\s+)?(?:{lines})|{numbers}", re.IGNORECASE)
+    pattern = rf"(?:#{{1,6}}\s+|[-•*]\s+)?(?:{lines})"
+    if printed:
+        pattern += "|" + "|".join(f"(?:{p})" for p in data["page_numbers"])
+    return re.compile(pattern, re.IGNORECASE)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
@@ -139,8 +142,9 @@ def strip_running_lines(text: str, running: frozenset[str], seen: set[str],
     return "\n".join(line for index, line in enumerate(lines) if index not in drop)
 
 
-def clean_text(text: str) -> str:
-    """Normalise Unicode and whitespace and drop boilerplate lines.
+def clean_text(text: str, printed: bool = True) -> str:
+    """Normalise Unicode and whitespace and drop boilerplate lines (and page numbers, in a
+    ``printed`` document: a PDF's pages).
 
     Paragraphs stay separated by one blank line; curly apostrophes are kept (the reader
     sees the document's own text), while search normalises them on its side.
@@ -148,7 +152,7 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\x0c", "\n\n").replace("\u00ad", "")
     text = re.sub(r"(?:\. ?){4,}", " … ", text)  # table-of-contents leaders
-    pattern = _boilerplate()
+    pattern = _boilerplate(printed)
     lines = []
     for raw in text.split("\n"):
         line = _SPACES.sub(" ", raw).strip()
