@@ -1,8 +1,11 @@
-"""Web app for citizens and PUA staff: ``python app.py [--host H] [--port P] [--config F]``.
+"""Web apps for citizens and PUA staff: ``python app.py [--host H] [--port P] [--config F]``.
 
 Wiring only: settings, the Assistant (indexing the corpus if there is no index yet), the
-Gradio interface and the web server. Host and port also come from ``ASSISTANT_HOST`` and
-``ASSISTANT_PORT``; every other setting from ``assistant.toml`` / ``ASSISTANT_*``.
+public app (chat, Servizi per me, documents) and the operator app (search, documents,
+feedback, unanswered questions; its own port, 127.0.0.1 and a login by default), served
+together. The public address also comes from ``GRADIO_SERVER_NAME`` /
+``GRADIO_SERVER_PORT`` (and ``ASSISTANT_HOST`` / ``ASSISTANT_PORT``); the rest from
+``assistant.toml`` ([assistant] and [web]) and ``ASSISTANT_*`` / ``ASSISTANT_WEB_*``.
 """
 
 from __future__ import annotations
@@ -18,14 +21,21 @@ from assistant.env import configure_offline_environment
 
 def parse_args(argv: Sequence[str] | None = None,
                env: Mapping[str, str] | None = None) -> argparse.Namespace:
+    from assistant.errors import ConfigError
+    from assistant.messages import for_error
     from assistant.ui import texts
+    from assistant.ui.webconfig import WebSettings
 
     env = os.environ if env is None else env
     parser = argparse.ArgumentParser(description=texts.text("server.description"))
-    parser.add_argument("--host", default=env.get("ASSISTANT_HOST", "127.0.0.1"),
-                        help="indirizzo di ascolto (default 127.0.0.1, env ASSISTANT_HOST)")
-    parser.add_argument("--port", default=env.get("ASSISTANT_PORT", "7860"),
-                        help="porta (default 7860, env ASSISTANT_PORT)")
+    parser.add_argument("--host", help="indirizzo dell'app pubblica (default 127.0.0.1; "
+                                       "env GRADIO_SERVER_NAME, ASSISTANT_HOST)")
+    parser.add_argument("--port", help="porta dell'app pubblica (default 7860; "
+                                       "env GRADIO_SERVER_PORT, ASSISTANT_PORT)")
+    parser.add_argument("--operator-host", help="indirizzo dell'area operatori (default "
+                                                "127.0.0.1)")
+    parser.add_argument("--operator-port", help="porta dell'area operatori (default 7861; "
+                                                "0 la disattiva)")
     parser.add_argument("--config", help="file TOML di configurazione (default assistant.toml)")
     parser.add_argument("--corpus", type=Path, help="cartella dei documenti")
     parser.add_argument("--index", type=Path, help="cartella dell'indice")
@@ -34,12 +44,20 @@ def parse_args(argv: Sequence[str] | None = None,
                         default=Path(env.get("ASSISTANT_FEEDBACK_DB", "feedback.sqlite3")),
                         help="file SQLite delle valutazioni (default feedback.sqlite3)")
     args = parser.parse_args(argv)
+    for name in ("port", "operator_port"):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                setattr(args, name, int(value))
+            except ValueError:
+                parser.error(texts.text("server.bad_port", value=value))
     try:
-        args.port = int(args.port)
-        if not 0 < args.port < 65536:
-            raise ValueError
-    except ValueError:
-        parser.error(texts.text("server.bad_port", value=args.port))
+        args.web = WebSettings.load(args.config, env=env, host=args.host, port=args.port,
+                                    operator_host=args.operator_host,
+                                    operator_port=args.operator_port)
+    except ConfigError as exc:
+        parser.error(for_error(exc))
+    args.host, args.port = args.web.host, args.web.port
     return args
 
 
@@ -50,9 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_masking()  # nothing a citizen types reaches a log in clear
     args = parse_args(argv)
     from assistant import Assistant, AssistantError, Settings, messages
-    from assistant.ui import create_server, serve, texts
+    from assistant.ui import texts
+    from assistant.ui.callbacks import UIController
     from assistant.ui.feedback import FeedbackStore
+    from assistant.ui.server import (create_operator_server, create_server, launch_warnings,
+                                     serve_all)
 
+    web = args.web
     try:
         settings = Settings.load(args.config, corpus_dir=args.corpus, index_dir=args.index,
                                  embedder=args.embedder)
@@ -67,10 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssistantError as exc:
         print(messages.for_error(exc), file=sys.stderr)
         return 1
-    app = create_server(assistant, feedback=FeedbackStore(args.feedback_db))
-    print(texts.text("server.starting", host=args.host, port=args.port,
+    controller = UIController(assistant, feedback=FeedbackStore(args.feedback_db))
+    apps = [(create_server(assistant, controller, web=web), web.host, web.port)]
+    print(texts.text("server.starting", host=web.host, port=web.port,
                      embedder=settings.embedder, retriever=settings.retriever), flush=True)
-    serve(app, args.host, args.port)
+    if web.operator_enabled:
+        apps.append((create_operator_server(assistant, controller, web=web),
+                     web.operator_host, web.operator_port))
+        print(texts.text("server.operator_starting", host=web.operator_host,
+                         port=web.operator_port, auth=web.operator_auth), flush=True)
+    else:
+        print(texts.text("server.operator_off"), flush=True)
+    for warning in launch_warnings(web):
+        print(warning, file=sys.stderr, flush=True)
+    serve_all(apps)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m assistant ingest|ask|documents``.
+"""Command line: ``python -m assistant ingest|ask|documents|users``.
 
 Errors become Italian messages here, at the edge; exit codes: 0 ok, 1 user error, 2 usage.
 """
@@ -55,6 +55,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     install_log_masking()  # nothing a citizen types reaches a log in clear
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["users"]:  # operators of the web app: assistant/ui/auth.py
+        from .ui.auth import users_main
+
+        return users_main(argv[1:], out, err)
     args = build_parser().parse_args(argv)
     from . import messages
     from .errors import AssistantError

@@ -83,12 +83,16 @@ def test_highlight_is_whitespace_insensitive_and_merges_overlaps():
     assert render.highlight("a < b", []) == "a &lt; b"
 
 
-def test_streaming_grows_one_sentence_at_a_time_and_ends_with_sources():
-    answer = _answer(text="Prima [1]\nSeconda [1]\nTerza [1]")
-    versions = list(render.stream_answer(answer))
-    assert len(versions) == 4
-    assert [v.count("<p>") for v in versions[:3]] == [1, 2, 3]
-    assert "fonte" not in versions[0] and 'class="fonti"' in versions[-1]
+def test_partial_and_final_messages_mark_busy_and_link_markers_to_sources():
+    partial = render.partial_html("Prima [1]\nSeconda")
+    assert 'aria-busy="true"' in partial and partial.count("<p>") == 2
+    assert "fonte" not in partial
+    final = render.answer_html(_answer(text="Prima [1]\nSeconda [1]"), anchor="m3")
+    assert 'aria-busy="false"' in final
+    assert final.count('<a class="rif" href="#fonte-m3-1" aria-label="Vai alla fonte 1">[1]'
+                       '</a>') == 2
+    assert '<div class="fonte" id="fonte-m3-1" tabindex="-1"' in final
+    assert 'href="#' not in render.answer_html(_answer(text="Senza fonti [1]"))  # no anchor
 
 
 def test_pdf_links_open_at_the_page():
@@ -131,9 +135,9 @@ def test_follow_up_questions_receive_the_conversation(bot, tmp_path):
         def __getattr__(self, name):
             return getattr(bot, name)
 
-        def ask(self, question, history=None, filters=None):
+        def ask_stream(self, question, history=None, filters=None):
             seen.append((question, list(history or []), filters))
-            return bot.ask(question, history=history, filters=filters)
+            return bot.ask_stream(question, history=history, filters=filters)
 
     ui = UIController(Spy(), feedback=FeedbackStore(tmp_path / "f.sqlite3"))
     messages, _, records = run_chat(ui, "Quali progetti PNRR ha Galatina?")[-1]
@@ -271,8 +275,9 @@ def test_search_gives_rows_and_a_csv(ui):
     assert sad[1] == "Invecchiamento attivo" and "anziani" in sad[2] and sad[4] == "Casarano"
     assert sad[5].startswith("Piano sociale di zona")
     text = Path(path).read_text(encoding="utf-8")
-    assert text.startswith("\ufeffIntervento,Area,Destinatari,Fonte di finanziamento")
-    assert len(list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))) == len(rows) + 1
+    assert text.startswith("\ufeffIntervento;Area;Destinatari;Fonte di finanziamento")
+    assert len(list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""),
+                               delimiter=";"))) == len(rows) + 1
 
 
 def test_search_filters_and_empty_queries(ui):
@@ -294,8 +299,8 @@ def test_funding_and_target_vocabularies():
 def test_rows_to_csv_quotes_commas():
     from assistant.ui.services import InterventionRow
 
-    text = rows_to_csv([InterventionRow("a, b", "x", "", "", "", "doc")])
-    assert '"a, b"' in text
+    text = rows_to_csv([InterventionRow("a; b", "x", "", "", "", "doc")])
+    assert '"a; b"' in text
 
 
 # ---- documents ----------------------------------------------------------------------------

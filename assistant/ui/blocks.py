@@ -1,221 +1,222 @@
-"""The Gradio interface: four tabs wired to :class:`~assistant.ui.callbacks.UIController`.
+"""The public Gradio interface (citizens): chat, "Servizi per me", documents read-only,
+wired to :class:`~assistant.ui.callbacks.UIController`.
 
 Only layout and wiring live here; behaviour is in ``callbacks.py`` and HTML in
-``render.py``. Theme and CSS are given when the app is mounted (``server.py``).
+``render.py``. The operator tools are another app (``operator.py``), so no endpoint of
+theirs exists here. Theme, CSS and the page script are given when the app is mounted
+(``server.py``).
 """
 
 # no "from __future__ import annotations": Gradio reads the gr.LikeData annotation at run time
 from typing import Any
 
 from ..datafiles import read_text
-from . import texts
+from . import render, texts
 from .callbacks import UIController
 from .feedback import FeedbackStore
 
+SCRIPT_URL = "interfaccia/ui.js"
+
 
 def theme() -> Any:
-    """A Gradio theme with system fonts only (no Google Fonts, no CDN)."""
+    """A Gradio theme with system fonts only (no Google Fonts, no CDN) and every text at
+    4.5:1 or more against its background (WCAG 2.1 AA; measured in the browser test)."""
     import gradio as gr
 
-    return gr.themes.Soft(primary_hue="blue", neutral_hue="slate",
-                          font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    base = gr.themes.Soft(primary_hue="blue", neutral_hue="slate",
+                          font=["system-ui", "-apple-system", "Segoe UI", "Roboto",
+                                "sans-serif"],
                           font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+    return base.set(
+        body_text_color="*neutral_900", body_text_color_subdued="*neutral_600",
+        body_text_color_dark="*neutral_50", body_text_color_subdued_dark="*neutral_300",
+        block_label_text_color="*neutral_700", block_label_text_color_dark="*neutral_200",
+        block_title_text_color="*neutral_800", block_title_text_color_dark="*neutral_100",
+        block_info_text_color="*neutral_600", block_info_text_color_dark="*neutral_300",
+        input_placeholder_color="*neutral_600", input_placeholder_color_dark="*neutral_300",
+        checkbox_label_text_color="*neutral_800", checkbox_label_text_color_dark="*neutral_100",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_600",
+        button_primary_background_fill_hover_dark="*primary_700",
+        button_primary_text_color="white", button_primary_text_color_dark="white",
+        button_primary_text_color_hover="white",
+        button_secondary_text_color="*neutral_800",
+        button_secondary_text_color_dark="*neutral_100",
+        link_text_color="*primary_700", link_text_color_visited="*primary_800",
+        link_text_color_dark="*primary_300", link_text_color_visited_dark="*primary_200",
+        color_accent="*primary_700", color_accent_soft="*primary_100",
+        table_text_color="*neutral_900",
+    )
 
 
 def css() -> str:
     return read_text("ui.css")
 
 
-def _progress_adapter(progress: Any, label: str):
+def head() -> str:
+    """What goes in the page's <head>: the page script, served by the app itself."""
+    return f'<script src="{SCRIPT_URL}" defer></script>'
+
+
+def html_block(value: str = "", **options: Any) -> Any:
+    """A block of the HTML that ``render.py`` writes. Gradio's Markdown shows it (sanitised);
+    gr.HTML would need 'unsafe-eval' in the page's CSP for its templates."""
+    import gradio as gr
+
+    return gr.Markdown(value, sanitize_html=True, **options)
+
+
+def progress_adapter(progress: Any, label: str):
     def report(done: int, total: int, name: str) -> None:
         desc = f"{label}: {name}" if name else label
         progress((done, max(total, 1)), desc=desc)
     return report
 
 
+def footer_html(web: Any) -> str:
+    """The links every public page owes (accessibility statement and its feedback)."""
+    links = []
+    if web is not None and web.accessibility_url:
+        links.append(render.link(web.accessibility_url, texts.text("accessibility.statement"),
+                                 "piede-link"))
+    if web is not None and web.accessibility_feedback:
+        links.append(render.link(web.accessibility_feedback,
+                                 texts.text("accessibility.feedback"), "piede-link"))
+    return f'<nav class="piede" aria-label="{render.esc(texts.text("accessibility.statement"))}">' \
+        + " · ".join(links) + "</nav>" if links else ""
+
+
 def build_app(assistant: Any, controller: UIController | None = None,
-              feedback: FeedbackStore | None = None, stream_delay: float = 0.04) -> Any:
-    """The ``gr.Blocks`` of the app (not launched; see :func:`assistant.ui.create_server`)."""
+              feedback: FeedbackStore | None = None, web: Any = None) -> Any:
+    """The public ``gr.Blocks`` (not launched; see :func:`assistant.ui.create_server`)."""
     import gradio as gr
 
-    ui = controller or UIController(assistant, feedback=feedback, stream_delay=stream_delay)
+    ui = controller or UIController(assistant, feedback=feedback)
     t = texts.text
-    columns = texts.section("search.columns")
-    doc_columns = texts.section("documents.columns")
-
     with gr.Blocks(title=t("app_title"), analytics_enabled=False) as demo:
-        gr.HTML(f'<div class="intestazione"><h1>{t("app_title")}</h1>'
-                f'<p>{t("app_subtitle")}</p></div>')
-        records = gr.State([])
-        feedback_id = gr.State(None)
-
-        with gr.Tabs():
-            # ---- chat ------------------------------------------------------------------
-            with gr.Tab(t("tabs.chat"), id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(
-                            label=t("chat.label"), show_label=False, height="72vh", min_height=420,
-                            elem_id="chat",
-                            placeholder=t("chat.placeholder"), buttons=["copy"],
-                            feedback_options=("Like", "Dislike"), autoscroll=True)
-                        with gr.Row():
-                            question = gr.Textbox(
-                                show_label=False, placeholder=t("chat.input_placeholder"),
-                                scale=6, lines=1, max_lines=4, elem_id="domanda",
-                                autofocus=True)
-                            send = gr.Button(t("chat.send"), variant="primary", scale=1,
-                                             min_width=110, elem_id="invia")
-                        feedback_status = gr.Markdown(visible=False, elem_id="esito-valutazione")
-                        with gr.Row(visible=False) as comment_row:
-                            comment = gr.Textbox(label=t("feedback.comment_label"),
-                                                 placeholder=t("feedback.comment_placeholder"),
-                                                 scale=6, lines=1, max_lines=3)
-                            comment_send = gr.Button(t("feedback.comment_send"), scale=1,
-                                                     min_width=110)
-                        with gr.Row():
-                            gr.Examples([[q] for q in texts.section("examples.citizens")],
-                                        inputs=[question], label=t("chat.examples_citizens"))
-                            gr.Examples([[q] for q in texts.section("examples.staff")],
-                                        inputs=[question], label=t("chat.examples_staff"))
-                    with gr.Column(scale=1, min_width=250):
-                        gr.Markdown(f"### {t('filters.title')}")
-                        comune = gr.Dropdown(ui.comune_choices(), value="",
-                                             label=t("filters.comune"), elem_id="filtro-comune")
-                        ambito = gr.Dropdown(ui.ambito_choices(), value="",
-                                             label=t("filters.ambito"))
-                        doc_type = gr.Dropdown(ui.doc_type_choices(), value="",
-                                               label=t("filters.doc_type"))
-                        year = gr.Dropdown(ui.year_choices(), value="", label=t("filters.year"))
-                        gr.Markdown(t("filters.help"), elem_classes="nota-filtri")
-                        new_chat = gr.Button(t("chat.new_chat"), variant="secondary")
-                        gr.Markdown(t("chat.disclaimer"), elem_classes="avvertenza")
-
-            # ---- Servizi per me --------------------------------------------------------
-            with gr.Tab(t("tabs.services"), id="servizi"):
-                gr.Markdown(t("services.intro"))
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2):
-                        situations = gr.CheckboxGroup(ui.situation_choices(),
-                                                      label=t("services.situations_label"))
-                    with gr.Column(scale=1, min_width=250):
-                        place = gr.Dropdown(ui.place_choices(), value=None,
-                                            label=t("services.comune_label"))
-                        services_go = gr.Button(t("services.button"), variant="primary")
-                services_out = gr.HTML(elem_id="servizi-risultati")
-
-            # ---- staff search ----------------------------------------------------------
-            with gr.Tab(t("tabs.search"), id="ricerca"):
-                gr.Markdown(t("search.intro"))
-                with gr.Row():
-                    query = gr.Textbox(label=t("search.query_label"), scale=3,
-                                       placeholder=t("search.query_placeholder"))
-                    s_ambito = gr.Dropdown(ui.ambito_choices(), value="", scale=1,
-                                           label=t("filters.ambito"))
-                    s_type = gr.Dropdown(ui.doc_type_choices(), value="", scale=1,
-                                         label=t("filters.doc_type"))
-                    s_year = gr.Dropdown(ui.year_choices(), value="", scale=1,
-                                         label=t("filters.year"))
-                with gr.Row():
-                    search_go = gr.Button(t("search.button"), variant="primary", scale=1)
-                    download = gr.DownloadButton(t("search.download"), visible=False, scale=1)
-                search_status = gr.Markdown()
-                table = gr.Dataframe(headers=columns, datatype=["str"] * len(columns),
-                                     interactive=False, wrap=True, elem_id="tabella-interventi",
-                                     column_widths=["32%", "17%", "15%", "12%", "9%", "15%"])
-
-            # ---- documents -------------------------------------------------------------
-            with gr.Tab(t("tabs.documents"), id="documenti"):
-                limit = f"{assistant.settings.max_file_mb:g}"
-                gr.Markdown(t("documents.intro", limit_mb=limit))
-                docs = gr.Dataframe(headers=doc_columns, interactive=False, wrap=True,
-                                    elem_id="tabella-documenti",
-                                    column_widths=["42%", "30%", "8%", "8%", "12%"])
-                with gr.Row():
-                    # no file_types: Gradio would refuse other files with an English error,
-                    # while the Uploader explains in Italian why a file is not accepted
-                    upload_go = gr.UploadButton(t("documents.upload_button"),
-                                                file_count="multiple", type="filepath",
-                                                variant="primary", elem_id="carica")
-                    refresh = gr.Button(t("documents.refresh"))
-                upload_out = gr.HTML()
-
-        # ---- wiring ----------------------------------------------------------------------
-        chat_inputs = [question, chatbot, records, comune, ambito, doc_type, year]
-        chat_outputs = [chatbot, question, records]
-        question.submit(ui.chat, chat_inputs, chat_outputs, api_name="chiedi")
-        send.click(ui.chat, chat_inputs, chat_outputs, api_visibility="private")
-
-        def on_like(recs, history, data: gr.LikeData):
-            status, fid = ui.rate(recs, history, data.index, data.liked)
-            return (gr.update(value=status, visible=bool(status)),
-                    gr.update(visible=fid is not None), fid)
-
-        chatbot.like(on_like, [records, chatbot], [feedback_status, comment_row, feedback_id],
-                     api_visibility="private")
-
-        def on_comment(fid, text):
-            status = ui.add_comment(fid, text)
-            saved = bool(fid) and bool((text or "").strip())
-            return (gr.update(value=status, visible=bool(status)),
-                    gr.update(visible=not saved), "" if saved else text)
-
-        comment_send.click(on_comment, [feedback_id, comment],
-                           [feedback_status, comment_row, comment], api_visibility="private")
-        comment.submit(on_comment, [feedback_id, comment],
-                       [feedback_status, comment_row, comment], api_visibility="private")
-
-        def on_new_chat():
-            return [], "", [], gr.update(value="", visible=False), gr.update(visible=False), None
-
-        reset_outputs = [chatbot, question, records, feedback_status, comment_row, feedback_id]
-        new_chat.click(on_new_chat, None, reset_outputs, api_visibility="private")
-        chatbot.clear(on_new_chat, None, reset_outputs, api_visibility="private")
-
-        def on_services(chosen, where, progress=gr.Progress()):
-            return ui.services(chosen, where,
-                               _progress_adapter(progress, t("services.button")))
-
-        services_go.click(on_services, [situations, place], services_out, api_name="servizi")
-
-        def on_search(text, amb, kind, yr):
-            rows, path, status = ui.search(text, amb, kind, yr)
-            return ({"headers": columns, "data": rows},
-                    gr.update(value=path, visible=bool(path)), status)
-
-        search_go.click(on_search, [query, s_ambito, s_type, s_year],
-                        [table, download, search_status], api_name="cerca_interventi")
-        query.submit(on_search, [query, s_ambito, s_type, s_year],
-                     [table, download, search_status], api_visibility="private")
-
-        filter_boxes = [comune, ambito, doc_type, year, place, s_ambito, s_type, s_year]
-
-        def choices_updates():
-            return [gr.update(choices=ui.comune_choices()), gr.update(choices=ui.ambito_choices()),
-                    gr.update(choices=ui.doc_type_choices()), gr.update(choices=ui.year_choices()),
-                    gr.update(choices=ui.place_choices()), gr.update(choices=ui.ambito_choices()),
-                    gr.update(choices=ui.doc_type_choices()),
-                    gr.update(choices=ui.year_choices())]
-
-        def on_upload(paths, progress=gr.Progress()):
-            summary = ui.upload(paths, _progress_adapter(progress, t("documents.progress")))
-            return [summary, {"headers": doc_columns, "data": ui.document_rows()},
-                    *choices_updates()]
-
-        upload_go.upload(on_upload, [upload_go], [upload_out, docs, *filter_boxes],
-                         api_visibility="private")
-
-        def on_refresh():
-            ui.refresh_facets()
-            return [{"headers": doc_columns, "data": ui.document_rows()}, *choices_updates()]
-
-        refresh.click(on_refresh, None, [docs, *filter_boxes], api_visibility="private")
-
-        def on_load():
-            return {"headers": doc_columns, "data": ui.document_rows()}
-
-        demo.load(on_load, None, docs, api_visibility="private")
+        html_block(f'<header class="intestazione"><h1>{t("app_title")}</h1>'
+                f'<p>{t("app_subtitle")}</p></header>')
+        with gr.Tabs(elem_id="schede", overflow_behavior="wrap"):
+            with gr.Tab(t("tabs.chat"), id="chat", elem_id="scheda-chat"):
+                _chat_tab(ui, t)
+            with gr.Tab(t("tabs.services"), id="servizi", elem_id="scheda-servizi"):
+                _services_tab(ui, t)
+            with gr.Tab(t("tabs.documents"), id="documenti", elem_id="scheda-documenti"):
+                _documents_tab(ui, t, demo)
+        footer = footer_html(web)
+        if footer:
+            html_block(footer)
         gr.api(ui.ask_json, api_name="domanda")
-
     demo.queue(default_concurrency_limit=2)
     return demo
+
+
+def _chat_tab(ui: UIController, t: Any) -> None:
+    import gradio as gr
+
+    records = gr.State([])
+    feedback_id = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            chatbot = gr.Chatbot(
+                label=t("chat.label"), show_label=False, height="62vh", min_height=360,
+                elem_id="chat", placeholder=t("chat.placeholder"), buttons=["copy"],
+                feedback_options=("Like", "Dislike"), autoscroll=True)
+            with gr.Row(elem_id="riga-domanda"):
+                question = gr.Textbox(
+                    label=t("chat.input_label"), show_label=False,
+                    placeholder=t("chat.input_placeholder"), scale=6, min_width=200,
+                    lines=1, max_lines=4, elem_id="domanda", autofocus=True)
+                send = gr.Button(t("chat.send"), variant="primary", scale=1, min_width=90,
+                                 elem_id="invia")
+            with gr.Row(elem_id="azioni-chat"):
+                new_chat = gr.Button(t("chat.new_chat"), variant="secondary", size="sm",
+                                     elem_id="nuova-conversazione", min_width=160)
+            feedback_status = gr.Markdown(visible=False, elem_id="esito-valutazione")
+            with gr.Row(visible=False) as comment_row:
+                comment = gr.Textbox(label=t("feedback.comment_label"),
+                                     placeholder=t("feedback.comment_placeholder"),
+                                     scale=6, min_width=200, lines=1, max_lines=3)
+                comment_send = gr.Button(t("feedback.comment_send"), scale=1, min_width=110)
+            gr.Markdown(t("chat.ai_notice"), elem_classes="avvertenza-ia", elem_id="avviso-ia")
+            gr.Examples([[q] for q in texts.section("examples.citizens")], inputs=[question],
+                        label=t("chat.examples_citizens"))
+        with gr.Column(scale=1, min_width=250, elem_id="filtri"):
+            gr.Markdown(f"### {t('filters.title')}")
+            comune = gr.Dropdown(ui.comune_choices(), value="", label=t("filters.comune"),
+                                 elem_id="filtro-comune")
+            ambito = gr.Dropdown(ui.ambito_choices(), value="", label=t("filters.ambito"))
+            doc_type = gr.Dropdown(ui.doc_type_choices(), value="",
+                                   label=t("filters.doc_type"))
+            year = gr.Dropdown(ui.year_choices(), value="", label=t("filters.year"))
+            gr.Markdown(t("filters.help"), elem_classes="nota-filtri")
+            gr.Markdown(t("chat.disclaimer"), elem_classes="avvertenza")
+
+    chat_inputs = [question, chatbot, records, comune, ambito, doc_type, year]
+    chat_outputs = [chatbot, question, records]
+    question.submit(ui.chat, chat_inputs, chat_outputs, api_name="chiedi")
+    send.click(ui.chat, chat_inputs, chat_outputs, api_visibility="private")
+
+    def on_like(recs, history, data: gr.LikeData):
+        status, fid = ui.rate(recs, history, data.index, data.liked)
+        return (gr.update(value=status, visible=bool(status)),
+                gr.update(visible=fid is not None), fid)
+
+    chatbot.like(on_like, [records, chatbot], [feedback_status, comment_row, feedback_id],
+                 api_visibility="private")
+
+    def on_comment(fid, text):
+        status = ui.add_comment(fid, text)
+        saved = bool(fid) and bool((text or "").strip())
+        return (gr.update(value=status, visible=bool(status)),
+                gr.update(visible=not saved), "" if saved else text)
+
+    for event in (comment_send.click, comment.submit):
+        event(on_comment, [feedback_id, comment], [feedback_status, comment_row, comment],
+              api_visibility="private")
+
+    def on_new_chat():
+        return [], "", [], gr.update(value="", visible=False), gr.update(visible=False), None
+
+    reset_outputs = [chatbot, question, records, feedback_status, comment_row, feedback_id]
+    new_chat.click(on_new_chat, None, reset_outputs, api_visibility="private")
+    chatbot.clear(on_new_chat, None, reset_outputs, api_visibility="private")
+
+
+def _services_tab(ui: UIController, t: Any) -> None:
+    import gradio as gr
+
+    gr.Markdown(t("services.intro"))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            situations = gr.CheckboxGroup(ui.situation_choices(),
+                                          label=t("services.situations_label"),
+                                          elem_id="situazioni")
+        with gr.Column(scale=1, min_width=250):
+            place = gr.Dropdown(ui.place_choices(), value=None,
+                                label=t("services.comune_label"), elem_id="luogo")
+            services_go = gr.Button(t("services.button"), variant="primary",
+                                    elem_id="mostra-servizi")
+    services_out = html_block(elem_id="servizi-risultati")
+
+    def on_services(chosen, where, progress=gr.Progress()):
+        return ui.services(chosen, where, progress_adapter(progress, t("services.button")))
+
+    services_go.click(on_services, [situations, place], services_out, api_name="servizi")
+
+
+def _documents_tab(ui: UIController, t: Any, demo: Any) -> None:
+    import gradio as gr
+
+    doc_columns = texts.section("documents.columns")
+    gr.Markdown(t("documents.public_intro"))
+    docs = gr.Dataframe(headers=doc_columns, interactive=False, wrap=True,
+                        elem_id="tabella-documenti", label=t("tabs.documents"),
+                        show_label=False, buttons=[],
+                        column_widths=["42%", "30%", "8%", "8%", "12%"])
+
+    def on_load():
+        return {"headers": doc_columns, "data": ui.document_rows()}
+
+    demo.load(on_load, None, docs, api_visibility="private")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import logging
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -114,16 +113,13 @@ class UIController:
     """The interface's behaviour over one :class:`~assistant.Assistant`."""
 
     def __init__(self, assistant: Any, feedback: FeedbackStore | None = None,
-                 stream_delay: float = 0.0, services: ServiceFinder | None = None,
+                 services: ServiceFinder | None = None,
                  search: InterventionSearch | None = None, uploader: Uploader | None = None,
                  library: DocumentLibrary | None = None, export_dir: Path | None = None) -> None:
         if assistant is None:
             raise ValueError("assistant must be an Assistant, got None")
-        if stream_delay < 0:
-            raise ValueError(f"stream_delay must be >= 0 seconds, got {stream_delay!r}")
         self.assistant = assistant
         self.feedback = feedback or FeedbackStore()
-        self.stream_delay = stream_delay
         self.services_finder = services or ServiceFinder(assistant)
         self.intervention_search = search or InterventionSearch(assistant)
         self.uploader = uploader or Uploader(assistant.settings.corpus_dir,
@@ -175,7 +171,9 @@ class UIController:
     def chat(self, message: str, history: Sequence[Any] | None, records: Sequence[Record] | None,
              comune: str | None = None, ambito: str | None = None, doc_type: str | None = None,
              year: str | None = None) -> Iterator[tuple[list[Message], str, list[Record]]]:
-        """Yields (chat messages, text box value, conversation records) as the answer grows.
+        """Yields (chat messages, text box value, conversation records) as the answer is
+        written: ``Assistant.ask_stream``'s text as it comes, then the finished answer with
+        its sources.
 
         ``records`` hold, per answer, the plain question and answer (for follow-ups and
         feedback); they stay aligned with the assistant messages of the chat.
@@ -190,28 +188,40 @@ class UIController:
         messages_.append({"role": "assistant", "content": render.thinking_html()})
         yield messages_, "", records
         filters = make_filters(comune, ambito, doc_type, year)
+        anchor = f"m{len(messages_) - 1}"
+        written = ""
         try:
-            answer = self.assistant.ask(question, history=to_turns(records), filters=filters)
+            for kind, value in self.assistant.ask_stream(question, to_turns(records), filters):
+                if kind == "delta" and value:
+                    written += str(value)
+                    messages_[-1] = {"role": "assistant", "content": render.partial_html(written)}
+                    yield messages_, "", records
+                elif kind == "final":
+                    answer = value
+                    break
+            else:
+                raise RuntimeError("ask_stream ended without a final answer")
         except AssistantError as exc:
-            text = messages.for_error(exc)
-            messages_[-1] = {"role": "assistant", "content": render.error_html(text)}
-            yield messages_, "", records + [_record(question, text, True, [], filters)]
+            yield self._chat_error(messages_, records, question, filters,
+                                   messages.for_error(exc))
             return
         except Exception as exc:  # noqa: BLE001 - the user gets a message, the log the trace
             log.exception("chat failed for %r", question)
-            text = texts.text("chat.error", detail=type(exc).__name__)
-            messages_[-1] = {"role": "assistant", "content": render.error_html(text)}
-            yield messages_, "", records + [_record(question, text, True, [], filters)]
+            yield self._chat_error(messages_, records, question, filters,
+                                   texts.text("chat.error", detail=type(exc).__name__))
             return
         record = _record(question, answer.answer, answer.refused,
                          [c.as_json() for c in answer.citations], filters, answer.notice)
-        versions = list(render.stream_answer(answer, self.assistant.expander.acronyms))
-        for index, version in enumerate(versions):
-            messages_[-1] = {"role": "assistant", "content": version}
-            last = index == len(versions) - 1
-            yield messages_, "", records + [record] if last else records
-            if not last and self.stream_delay:
-                time.sleep(self.stream_delay)
+        messages_[-1] = {"role": "assistant",
+                         "content": render.answer_html(answer, self.assistant.expander.acronyms,
+                                                       anchor=anchor)}
+        yield messages_, "", records + [record]
+
+    @staticmethod
+    def _chat_error(messages_: list[Message], records: list[Record], question: str,
+                    filters: Filters, text: str) -> tuple[list[Message], str, list[Record]]:
+        messages_[-1] = {"role": "assistant", "content": render.error_html(text)}
+        return messages_, "", records + [_record(question, text, True, [], filters)]
 
     def ask_json(self, question: str, comune: str = "", ambito: str = "", doc_type: str = "",
                  year: str = "") -> dict[str, Any]:
@@ -281,19 +291,25 @@ class UIController:
 
     # ---- staff search --------------------------------------------------------------------
     def search(self, query: str | None, ambito: str | None = None,
-               doc_type: str | None = None, year: str | None = None
+               doc_type: str | None = None, year: str | None = None,
+               funding: str | None = None, target: str | None = None
                ) -> tuple[list[list[str]], str | None, str]:
-        """(table rows, CSV file path or None, status text)."""
+        """(table rows, CSV file path or None, status text). The query may be empty when a
+        funding source or a target group is chosen."""
         query = (query or "").strip()
-        if not query:
+        funding = (funding or "").strip() or None
+        target = (target or "").strip() or None
+        if not query and not (funding or target):
             return [], None, texts.text("search.need_query")
+        labels = {k: v for k, v in (("funding", funding), ("target", target)) if v}
         try:
             rows = self.intervention_search.search(
-                query, make_filters(None, ambito, doc_type, year))
+                query, make_filters(None, ambito, doc_type, year), **labels)
         except AssistantError as exc:
             return [], None, messages.for_error(exc)
         if not rows:
-            return [], None, texts.text("search.none_found", query=query)
+            return [], None, texts.text("search.none_found", query=query or
+                                        " · ".join(labels.values()))
         folder = self.export_dir or Path(tempfile.mkdtemp(prefix="assistente-csv-"))
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / texts.text("search.csv_name")
@@ -329,6 +345,61 @@ class UIController:
                            for s in report.skipped]
             self.refresh_facets()
         return render.upload_summary_html(outcome.saved, outcome.refused, summary, skipped)
+
+
+    def delete_document(self, source: str | None, confirmation: str | None,
+                        progress: Progress | None = None) -> str:
+        """Move an indexed document out of the corpus (into a folder of removed documents
+        beside it, never deleted outright) and re-index; ``confirmation`` must repeat the
+        file name."""
+        source = (source or "").strip()
+        path = self.library.resolve(source) if source else None
+        if path is None:
+            return render.status_html(texts.text("documents.delete_unknown"), "errore")
+        if (confirmation or "").strip() != source:
+            return render.status_html(texts.text("documents.delete_confirm", source=source),
+                                      "errore")
+        corpus = Path(self.assistant.settings.corpus_dir).resolve()
+        removed = corpus.parent / f"{corpus.name}-eliminati"
+        target = removed / f"{datetime.now():%Y%m%d-%H%M%S}" / source
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+        try:
+            report = self.assistant.ingest(progress=progress)
+        except AssistantError as exc:
+            return render.status_html(messages.for_error(exc), "errore")
+        finally:
+            self.refresh_facets()
+        return render.status_html(texts.text("documents.deleted", source=source,
+                                             folder=str(target.parent),
+                                             seconds=f"{report.seconds:.1f}"))
+
+    # ---- unanswered questions (operators) ----------------------------------------------------
+    def unanswered_html(self) -> str:
+        """The report of what citizens asked that was refused or rated down, when the
+        services module offers one (``services.unanswered_report``); a notice otherwise."""
+        from . import services
+
+        report = getattr(services, "unanswered_report", None)
+        if report is None:
+            return render.status_html(texts.text("operator.unanswered_missing"))
+        try:
+            return str(report(self.feedback))
+        except AssistantError as exc:
+            return render.status_html(messages.for_error(exc), "errore")
+
+    # ---- feedback export (operators) -------------------------------------------------------
+    def export_feedback(self) -> tuple[str | None, str]:
+        """(CSV file path or None, status) of every stored rating, as ``feedback export``."""
+        rows = list(self.feedback.rows())
+        if not rows:
+            return None, texts.text("feedback.export_empty")
+        folder = self.export_dir or Path(tempfile.mkdtemp(prefix="assistente-valutazioni-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / texts.text("feedback.csv_name")
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            count = self.feedback.export_csv(handle)
+        return str(path), texts.text("feedback.export_count", count=count)
 
 
 def _record(question: str, answer: str, refused: bool, citations: list[dict[str, Any]],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from ..text import normalize
@@ -168,25 +168,37 @@ def answer_lines(answer_text: str) -> list[str]:
     return [line for line in (answer_text or "").splitlines() if line.strip()]
 
 
-def line_html(line: str) -> str:
-    """One answer sentence, escaped, its ``[n]`` markers as superscripts."""
+def line_html(line: str, anchor: str | None = None) -> str:
+    """One answer sentence, escaped, its ``[n]`` markers as superscripts; with ``anchor``
+    (the message's own prefix) each marker is a link to its source card below."""
     pieces: list[str] = []
     pos = 0
     for match in _MARKER.finditer(line):
         pieces.append(esc(line[pos:match.start()]))
-        pieces.append(f'<sup class="rif">[{match.group(1)}]</sup>')
+        number = int(match.group(1))
+        if anchor:
+            label = esc(texts.text("answer.go_to_source", n=number))
+            pieces.append(f'<sup class="rif"><a class="rif" href="#{source_id(anchor, number)}" '
+                          f'aria-label="{label}">[{number}]</a></sup>')
+        else:
+            pieces.append(f'<sup class="rif">[{number}]</sup>')
         pos = match.end()
     pieces.append(esc(line[pos:]))
     return "".join(pieces)
+
+
+def source_id(anchor: str, number: int) -> str:
+    """The HTML id of source card ``number`` of the message ``anchor`` (unique in a chat)."""
+    return f"fonte-{re.sub(r'[^A-Za-z0-9_-]', '', anchor)}-{int(number)}"
 
 
 def notice_html(notice: str | None) -> str:
     return f'<div class="avviso">{esc(notice)}</div>' if notice else ""
 
 
-def body_html(lines: Sequence[str], refused: bool = False) -> str:
+def body_html(lines: Sequence[str], refused: bool = False, anchor: str | None = None) -> str:
     css = "risposta rifiuto" if refused else "risposta"
-    inner = "".join(f"<p>{line_html(line)}</p>" for line in lines)
+    inner = "".join(f"<p>{line_html(line, anchor)}</p>" for line in lines)
     return f'<div class="{css}">{inner}</div>'
 
 
@@ -205,16 +217,18 @@ def searched_html(phrases: Sequence[str]) -> str:
             f'{esc(texts.text("answer.searched_also", terms=", ".join(phrases)))}</div>')
 
 
-def source_html(citation) -> str:
+def source_html(citation, anchor: str | None = None) -> str:
     """One numbered source: title, where, a link to the document, and the passage with the
-    supporting sentences marked (folded, to keep the answer readable)."""
+    supporting sentences marked (folded, to keep the answer readable). With ``anchor`` the
+    card has the id the answer's ``[n]`` markers link to."""
     url = document_url(citation.source, citation.page, citation.chunk_id)
     where = location(citation.page, citation.section, citation.ambito)
     open_label = (texts.text("answer.open_document_page", page=citation.page)
                   if citation.page and citation.source.lower().endswith(".pdf")
                   else texts.text("answer.open_document"))
+    card_id = (f' id="{source_id(anchor, citation.id)}" tabindex="-1"' if anchor else "")
     return (
-        f'<div class="fonte" data-source="{esc(citation.source)}">'
+        f'<div class="fonte"{card_id} data-source="{esc(citation.source)}">'
         f'<div class="fonte-testa"><span class="fonte-num">{int(citation.id)}</span>'
         f'<span class="fonte-titolo">{esc(citation.title)}</span></div>'
         f'<div class="fonte-dove">{esc(where)}{" · " if where else ""}'
@@ -225,34 +239,33 @@ def source_html(citation) -> str:
         f"</div>")
 
 
-def sources_html(citations: Sequence) -> str:
+def sources_html(citations: Sequence, anchor: str | None = None) -> str:
     if not citations:
         return ""
-    cards = "".join(source_html(c) for c in citations)
+    cards = "".join(source_html(c, anchor) for c in citations)
     return (f'<div class="fonti"><div class="fonti-titolo">{esc(texts.text("answer.sources"))}'
             f"</div>{cards}</div>")
 
 
 def answer_html(answer, acronyms: Mapping[str, tuple] | None = None,
-                lines: int | None = None, final: bool = True) -> str:
-    """The chat message for an answer; ``lines`` limits the sentences (for streaming)."""
-    all_lines = answer_lines(answer.answer)
-    shown = all_lines if lines is None else all_lines[:lines]
-    parts = [notice_html(answer.notice), body_html(shown, answer.refused)]
-    if final:
-        if not answer.refused:
-            parts.append(searched_html(searched_terms(answer)))
-        parts.append(glossary_html(glossary_terms(answer, acronyms)))
-        parts.append(sources_html(answer.citations))
-    return '<div class="messaggio">' + "".join(p for p in parts if p) + "</div>"
+                anchor: str | None = None) -> str:
+    """The chat message for a finished answer; ``anchor`` (unique per message) links the
+    ``[n]`` markers to the source cards."""
+    parts = [notice_html(answer.notice), body_html(answer_lines(answer.answer), answer.refused,
+                                                   anchor if answer.citations else None)]
+    if not answer.refused:
+        parts.append(searched_html(searched_terms(answer)))
+    parts.append(glossary_html(glossary_terms(answer, acronyms)))
+    parts.append(sources_html(answer.citations, anchor))
+    return ('<div class="messaggio" aria-busy="false">' + "".join(p for p in parts if p)
+            + "</div>")
 
 
-def stream_answer(answer, acronyms: Mapping[str, tuple] | None = None) -> Iterator[str]:
-    """Successive versions of the message: one more sentence each time, then the sources."""
-    total = len(answer_lines(answer.answer))
-    for n in range(1, total + 1):
-        yield answer_html(answer, acronyms, lines=n, final=False)
-    yield answer_html(answer, acronyms)
+def partial_html(text: str) -> str:
+    """The message while the answer is being written (the text so far, no sources yet)."""
+    writing = esc(texts.text("chat.writing"))
+    return (f'<div class="messaggio" aria-busy="true">{body_html(answer_lines(text))}'
+            f'<p class="attesa">{writing}</p></div>')
 
 
 def status_html(text: str, kind: str = "info") -> str:
@@ -260,7 +273,8 @@ def status_html(text: str, kind: str = "info") -> str:
 
 
 def thinking_html() -> str:
-    return f'<div class="messaggio"><p class="attesa">{esc(texts.text("chat.thinking"))}</p></div>'
+    return (f'<div class="messaggio" aria-busy="true">'
+            f'<p class="attesa">{esc(texts.text("chat.thinking"))}</p></div>')
 
 
 def error_html(text: str) -> str:
