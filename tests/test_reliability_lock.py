@@ -271,3 +271,44 @@ def test_many_first_questions_at_once_wait_for_the_first_state(tmp_path):
     for t in threads:
         t.join(120)
     assert answers == [expected] * 8
+
+
+@pytest.mark.slow
+def test_real_embedder_two_processes_and_a_bad_byte_in_a_question(tmp_path):
+    """With the default embedder (USE) in real processes: a second ingest is refused while
+    the first runs, and a question holding a byte that is not UTF-8 (a lone surrogate once
+    decoded) is answered instead of crashing the embedder."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    make_corpus(corpus, n=3)
+    env = {k: v for k, v in env_for().items() if k != "ASSISTANT_EMBEDDER"}
+    (tmp_path / "pause_hook.py").write_text(PAUSE_HOOK, encoding="utf-8")
+    gate, paused = tmp_path / "gate", tmp_path / "paused"
+    gate.write_text("x")
+    code = (f"import runpy, sys; sys.path.insert(0, {str(tmp_path)!r}); import pause_hook; "
+            f"sys.argv = ['assistant', 'ingest', '--corpus', {str(corpus)!r}, '--index', "
+            f"{str(index)!r}, '--quiet', '--json']; "
+            f"runpy.run_module('assistant', run_name='__main__')")
+    first = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**env, "PAUSED": str(paused), "PAUSE_UNTIL": str(gate)})
+    try:
+        deadline = time.monotonic() + 600
+        while not paused.exists():
+            assert first.poll() is None, first.stderr.read()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        second = subprocess.run(cli("ingest", "--corpus", str(corpus), "--index", str(index),
+                                    "--quiet"), cwd=tmp_path, capture_output=True, text=True,
+                                timeout=600, env={**env, "ASSISTANT_INDEX_LOCK_TIMEOUT": "1"})
+    finally:
+        gate.unlink()
+    _out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-2000:]
+    assert second.returncode == 1 and "Un'altra indicizzazione è in corso" in second.stderr
+    asked = subprocess.run([sys.executable.encode(), b"-m", b"assistant", b"ask", b"--index",
+                            str(index).encode(), b"--json",
+                            b"trasporto sociale \xe9 scheda 1"], cwd=tmp_path,
+                           capture_output=True, timeout=600, env=env)
+    assert asked.returncode == 0, asked.stderr.decode(errors="replace")[-2000:]
+    assert json.loads(asked.stdout.decode().strip().splitlines()[-1])["question"] == \
+        "trasporto sociale  scheda 1"

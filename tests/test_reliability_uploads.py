@@ -129,3 +129,23 @@ def test_quota_setting_is_validated():
         _Settings(upload_quota_mb=0)
     with pytest.raises(ConfigError, match="index_lock_timeout"):
         _Settings(index_lock_timeout=-1)
+
+
+def test_the_interface_upload_refuses_an_overwrite_and_a_disguised_program(tmp_path):
+    """Through the operators' upload callback: nothing is replaced, nothing is stored."""
+    from assistant.ui.callbacks import UIController
+    from assistant.ui.feedback import FeedbackStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "avviso.txt").write_text(OFFICIAL, encoding="utf-8")
+    bot = Assistant(Settings(corpus_dir=corpus, index_dir=tmp_path / "index",
+                             embedder="hashing"), embedder=HashingEmbedder())
+    bot.ingest()
+    ui = UIController(bot, feedback=FeedbackStore(tmp_path / "feedback.db"),
+                      uploader=make_uploader(tmp_path))
+    html = ui.upload([upload(tmp_path, "avviso.txt", ATTACK),
+                      upload(tmp_path, "bando.pdf", ELF)])
+    assert "esiste già" in html and "programma eseguibile" in html
+    assert corpus_files(corpus) == ["avviso.txt"]
+    assert (corpus / "avviso.txt").read_text(encoding="utf-8") == OFFICIAL
