@@ -101,7 +101,12 @@ class Assistant:
                 if release is not None:  # embedding workers live for one ingest
                     release()
         self._checked_at = None  # the version decides whether anything is rebuilt
-        self.refresh()
+        try:
+            self.refresh()
+        except OSError as exc:  # e.g. the lexical index could not be saved: a full disk
+            from .store import store_failure
+
+            raise store_failure(exc, self.settings) from exc
         return report
 
     def manifest(self) -> Manifest:
@@ -138,7 +143,15 @@ class Assistant:
                 manifest, version = self._read_version()
                 if not force and version == self._state_version:
                     return
-                bm25 = self._state_for(version, manifest, force, writing=not free)
+                try:
+                    bm25 = self._state_for(version, manifest, force, writing=not free)
+                except OSError as exc:  # the new state could not be saved: a full disk
+                    from .store import store_failure
+
+                    if self._state_version is None:
+                        raise store_failure(exc, self.settings) from exc
+                    log.warning("index state kept, the new one could not be built: %s", exc)
+                    return
                 self._swap(bm25, bm25.version or version)
         finally:
             self._refresh_lock.release()

@@ -16,7 +16,7 @@ import pytest
 
 from assistant import Assistant, HashingEmbedder, Settings, messages
 from assistant.cli import main
-from assistant.errors import StoreUnavailableError
+from assistant.errors import DiskFullError, StoreUnavailableError
 from assistant.ingestion.ocr import NoOCR
 from assistant.ingestion.pipeline import Ingestor
 from assistant.ingestion.readers import decode_text, read_pdf
@@ -240,3 +240,35 @@ def test_an_elf_renamed_pdf_and_a_corrupt_pdf_are_named_for_what_they_are(tmp_pa
     with pytest.raises(Exception) as caught:
         read_pdf(fb.scanned_pdf(["Scansione"]))
     assert caught.value.reason == "needs_ocr"  # a real scan is still called a scan
+
+
+def test_a_full_disk_while_a_question_refreshes_keeps_the_state_in_use(tmp_path):
+    """Another process's ingest changed the index, and this one's disk is full when it
+    saves its new lexical index: questions go on with the state they had."""
+    from assistant.retrieval import BM25Index
+
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", embedder="hashing",
+                        state_check_seconds=0)
+    app = Assistant(settings, embedder=HashingEmbedder())
+    app.ingest()
+    before = app.ask("assistenza domiciliare comune 2").answer
+    writer = Assistant(settings, embedder=HashingEmbedder())
+    (corpus / "doc_9.txt").write_text("Il telesoccorso costa 12 euro al mese.",
+                                      encoding="utf-8")
+    writer.ingest()
+
+    def full_disk(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_save = BM25Index.save
+    BM25Index.save = full_disk  # type: ignore[method-assign]
+    try:
+        assert app.ask("assistenza domiciliare comune 2").answer == before
+        (corpus / "doc_8.txt").write_text("Il centro diurno apre alle 9.", encoding="utf-8")
+        with pytest.raises(DiskFullError) as caught:  # the ingest's own switch
+            writer.ingest()
+        assert "Il disco è pieno" in messages.for_error(caught.value)
+    finally:
+        BM25Index.save = real_save  # type: ignore[method-assign]
