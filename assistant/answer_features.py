@@ -16,7 +16,7 @@ from .expansion import Expansion
 from .passages import (DEFINITION, config, is_list_item, key_terms, salient_terms, sentences,
                        synonyms_for, unheld_measures)
 from .retrieval import Hit
-from .text import normalize, terms
+from .text import normalize, stem, terms, words
 
 SENTENCE_FEATURES = (
     "direct", "direct_rel", "via_section", "synonym", "loose", "spelled", "asked",
@@ -26,8 +26,9 @@ SENTENCE_FEATURES = (
 )
 QUESTION_FEATURES = (
     "coverage_best", "coverage_union", "unknown", "missing_salient", "unheld", "kind_missing",
-    "asks", "top_p", "margin", "top_hit", "top_dense", "translated", "n_terms",
+    "asks", "top_p", "margin", "top_dense", "translated", "n_terms",
     "top_direct", "corrected", "unknown_untranslated", "unknown_words", "salient_missing_any",
+    "unknown_specific",
 )
 
 
@@ -62,7 +63,8 @@ class QuestionEvidence:
     """How the retrieved passages bear on the question as a whole."""
 
     features: dict[str, float]
-    crisp_missing: list[str] = field(default_factory=list)  # phone/e-mail/URL asked, absent
+    # phone/e-mail/URL asked and absent, or names no document of the corpus holds
+    crisp_missing: list[str] = field(default_factory=list)
     missing_salient: list[str] = field(default_factory=list)
     topic: list[str] = field(default_factory=list)
 
@@ -99,6 +101,9 @@ class FeatureExtractor:
                     acronym_terms |= set(terms(exp.term))
         hostile = config()["hostile"]
         out: list[Candidate] = []
+        # fused scores differ in scale between retrievers (scaled scores, reciprocal ranks,
+        # BM25 alone): relative to the best hit they mean the same
+        top_score = max((float(h.score) for h in hits), default=0.0) or 1.0
         for rank, hit in enumerate(hits):
             section_terms = set(terms(hit.chunk.section or ""))
             title_terms = set(terms(hit.chunk.title or ""))
@@ -135,7 +140,7 @@ class FeatureExtractor:
                     "length": math.log1p(len(have)),
                     "rank": 1.0 / (1 + rank),
                     "position": 1.0 / (1 + pos),
-                    "hit_score": float(hit.score),
+                    "hit_score": float(hit.score) / top_score,
                     "dense": float(hit.dense_score),
                     "list_item": float(is_list_item(sentence)),
                     "lead_in": float(sentence.endswith(":")),
@@ -202,7 +207,6 @@ class FeatureExtractor:
             "asks": float(bool(kinds or counted)),
             "top_p": probs[0] if probs else 0.0,
             "margin": probs[0] - probs[1] if len(probs) > 1 else (probs[0] if probs else 0.0),
-            "top_hit": float(hits[0].score) if hits else 0.0,
             "top_dense": max((float(h.dense_score) for h in hits), default=0.0),
             "translated": float(any(synonyms.any_phrase(p) for p in passages)),
             "n_terms": math.log1p(len(topic)),
@@ -214,6 +218,11 @@ class FeatureExtractor:
         feats["unknown_words"] = math.log1p(sum(not self.stats.known(t) and not synonyms.get(t)
                                                 for t in qterms))
         feats["salient_missing_any"] = float(bool(missing))
+        feats["unknown_specific"] = _specificity(question, {
+            t for t in qterms if not self.stats.known(t) and not synonyms.get(t)})
+        # a name, acronym or number that no document of the corpus holds at all ("Maglie",
+        # "IMU", "Australia"): the documents cannot speak of it, whatever else matches
+        crisp += [t for t in missing if self.stats.df and not self.stats.known(t)]
         return QuestionEvidence(feats, crisp, missing + unheld, topic)
 
     @staticmethod
@@ -233,6 +242,19 @@ class FeatureExtractor:
                 missing.append(name)
         crisp = [k for k in missing if detectors.kinds()[k].crisp]
         return crisp, bool(missing)
+
+
+def _specificity(question: str, unknown: set[str]) -> float:
+    """How specific the question's words unknown to the corpus are in Italian at large
+    (wordfreq's bundled Zipf frequencies, 0 to about 8): a rare term the corpus lacks
+    ("tiramisù", "passaporto") says the question is about something else; an everyday
+    word it lacks ("marito", "addosso") does not. 0 when every word is known."""
+    if not unknown:
+        return 0.0
+    from wordfreq import zipf_frequency
+
+    zipfs = [zipf_frequency(w, "it") for w in words(question) if stem(w) in unknown]
+    return max(0.0, 8.0 - min(zipfs)) / 8.0 if zipfs else 0.0
 
 
 def _topical_holds(hit: Hit, sentence: str, name: str, kind: detectors.Kind,

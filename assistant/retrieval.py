@@ -669,6 +669,13 @@ class Retriever:
                 for cid, rank in rank_map.items():
                     scores[cid] = scores.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
         order = sorted(scores, key=lambda cid: -scores[cid])[:k]
+        # every hit carries its cosine, whichever retriever found it: the answer model reads
+        # it (lexical-only search embeds the question for this, from the kept vectors)
+        missing = [cid for cid in order if cid not in dense_scores]
+        if missing and self.embedder is not None:
+            if vector is None:
+                vector = self.embedder.embed_query(question)
+            dense_scores.update(self.bm25.cosines(vector, missing) or {})
         # texts and metadata only for the chunks kept
         known = {c.id: c for c in self.store.get(order)}
         return [Hit(_scored(known[cid], dense_scores.get(cid, 0.0)), scores[cid],
