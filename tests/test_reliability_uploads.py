@@ -149,3 +149,23 @@ def test_the_interface_upload_refuses_an_overwrite_and_a_disguised_program(tmp_p
     assert "esiste già" in html and "programma eseguibile" in html
     assert corpus_files(corpus) == ["avviso.txt"]
     assert (corpus / "avviso.txt").read_text(encoding="utf-8") == OFFICIAL
+
+
+def test_an_upload_the_ingest_refuses_leaves_nothing_in_the_corpus(tmp_path):
+    from assistant.ui.callbacks import UIController
+    from assistant.ui.feedback import FeedbackStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "avviso.txt").write_text(OFFICIAL, encoding="utf-8")
+    bot = Assistant(Settings(corpus_dir=corpus, index_dir=tmp_path / "index",
+                             embedder="hashing"), embedder=HashingEmbedder())
+    bot.ingest()
+    ui = UIController(bot, feedback=FeedbackStore(tmp_path / "feedback.db"),
+                      uploader=make_uploader(tmp_path))
+    damaged = fb.corrupt_pdf(["Bando per il servizio civile"])  # starts like a PDF
+    html = ui.upload([upload(tmp_path, "bando.pdf", damaged),
+                      upload(tmp_path, "nuovo.txt", "Il centro diurno apre alle 9.")])
+    assert "PDF danneggiato" in html
+    assert corpus_files(corpus) == ["avviso.txt", "nuovo.txt"]
+    assert sorted(d["source"] for d in bot.documents()) == ["avviso.txt", "nuovo.txt"]

@@ -122,8 +122,7 @@ class UIController:
         self.feedback = feedback or FeedbackStore()
         self.services_finder = services or ServiceFinder(assistant)
         self.intervention_search = search or InterventionSearch(assistant)
-        self.uploader = uploader or Uploader(assistant.settings.corpus_dir,
-                                             assistant.settings.max_file_mb)
+        self.uploader = uploader or Uploader.for_settings(assistant.settings)
         self.library = library or DocumentLibrary(assistant)
         self.export_dir = Path(export_dir) if export_dir else None
         self._facets: Facets | None = None
@@ -343,6 +342,12 @@ class UIController:
                 limit = f"{self.assistant.settings.max_file_mb:g}"
                 skipped = [(s.source, messages.skip_reason(s.reason, s.detail, limit_mb=limit))
                            for s in report.skipped]
+                # an upload the ingest refused leaves nothing in the corpus
+                kept = dict(outcome.versions)
+                refused = {s.source for s in report.skipped if not s.kept}
+                for name, _replaced in outcome.saved:
+                    if name in refused:
+                        self.uploader.withdraw(name, kept.get(name))
             self.refresh_facets()
         return render.upload_summary_html(outcome.saved, outcome.refused, summary, skipped)
 
