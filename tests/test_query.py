@@ -68,7 +68,7 @@ def test_typo_policy_validates_its_arguments():
 @pytest.mark.parametrize("kind, text", [
     ("amount", "CHF 1’200 all'anno"), ("amount", "Fr. 300.– al mese"),
     ("amount", "EUR 5 000"), ("amount", "10 mila euro"), ("amount", "2 milioni"),
-    ("amount", "211.500 €"),
+    ("amount", "211.500 €"), ("percent", "incremento del 20%"),
     ("hours", "accoglie anziani dalle 8 alle 17"), ("hours", "aperto 8-12"),
     ("hours", "dalle ore 9"), ("hours", "apre alle 9.00"),
     ("deadline", "entro dicembre 2021"), ("deadline", "entro il 2022"),
@@ -108,3 +108,8 @@ def test_an_hour_written_as_a_range_answers(fake_assistant: Assistant, tmp_path)
 ])
 def test_out_of_domain_questions_are_refused(fake_assistant: Assistant, question):
     assert fake_assistant.ask(question).refused
+
+
+def test_a_bare_number_is_no_amount():
+    assert not holds("amount", "censiti 1.101 data center di gruppo B")
+    assert not holds("amount", "incremento del 20% rispetto alla baseline")
