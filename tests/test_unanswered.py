@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from assistant.ui.feedback import FeedbackRecord, FeedbackStore
-from assistant.ui.unanswered import TopicFinder, UnansweredReport, iso_week
+from assistant.ui.unanswered import TopicFinder, UnansweredReport, iso_week, main
 
 REFUSAL = "Non ho trovato informazioni su «piscina» nei documenti disponibili."
 CITED = [{"source": "piano.txt", "page": 3}]
@@ -100,3 +100,19 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="min_cluster"):
         _report([], min_cluster=1)
     assert _report([]).groups() == [] and _report([]).topics_csv().count("\n") == 1
+
+
+def test_command_line_export(tmp_path):
+    db = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(db)
+    store.add(FeedbackRecord("down", "Orari della piscina? tel 3331234567", REFUSAL))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--db", str(db)], stdout=out, stderr=err) == 0
+    assert out.getvalue().startswith("\ufeffArgomento;Settimana;Domande;Esempi")
+    assert "3331234567" not in out.getvalue()
+    target = tmp_path / "domande.csv"
+    assert main(["--db", str(db), "--questions", "--out", str(target)], stderr=err) == 0
+    assert "1 righe esportate" in err.getvalue()
+    assert target.read_text(encoding="utf-8-sig").startswith("Data;Settimana;Argomento")
+    assert main(["--db", str(tmp_path / "assente.sqlite3")], stderr=err) == 1
+    assert "non esiste" in err.getvalue()

@@ -3,7 +3,9 @@
 :class:`UnansweredReport` reads the rows of a :class:`~assistant.ui.feedback.FeedbackStore`
 (or any rows with the same keys), keeps the refused or 👎 ones, gives each a topic and
 counts them per topic and ISO week, for the Ufficio di Piano to see which information
-citizens look for and the documents lack. Both tables export as Italian CSV.
+citizens look for and the documents lack. Both tables export as Italian CSV::
+
+    python -m assistant.ui.unanswered --db feedback.sqlite3 [--questions] [--out file.csv]
 
 A question's topic is the first target group it names (``interventions_it.yaml``), its own
 words or the words the everyday and glossary expansions add to it ("non cammina più" ->
@@ -15,14 +17,17 @@ though the store masks what it writes.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 from ..datafiles import load_yaml
 from ..expansion import QueryExpander
@@ -238,3 +243,32 @@ def italian_csv(columns: Sequence[str], lines: Iterable[Sequence[Any]]) -> str:
     for line in lines:
         writer.writerow([spreadsheet_safe(c) for c in line])
     return "\ufeff" + buffer.getvalue()
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    from .feedback import DEFAULT_DB, FeedbackStore
+
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    texts = load_yaml(UNANSWERED_DATA)["cli"]
+    parser = argparse.ArgumentParser(prog="python -m assistant.ui.unanswered",
+                                     description=texts["description"])
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=texts["db_help"])
+    parser.add_argument("--out", type=Path, help=texts["out_help"])
+    parser.add_argument("--questions", action="store_true", help=texts["questions_help"])
+    args = parser.parse_args(argv)
+    if not args.db.is_file():
+        print(texts["missing"].format(db=args.db), file=err)
+        return 1
+    report = UnansweredReport(FeedbackStore(args.db))
+    text = report.questions_csv() if args.questions else report.topics_csv()
+    if args.out:
+        args.out.write_text(text, encoding="utf-8", newline="")
+        print(texts["done"].format(count=text.count("\r\n") - 1, out=args.out), file=err)
+    else:
+        out.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
