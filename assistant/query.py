@@ -101,8 +101,11 @@ class QueryAnalyzer:
         if expansions:
             dense += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
         # the last answer steers the search of a follow-up with no topic of its own
+        # the last answer steers the search of a follow-up that continues it ("quante persone
+        # ne hanno beneficiato?"), not of one that swaps the topic or the place ("e per le
+        # famiglie?", "e a Casarano?")
         hint = self._answer_hint(question, previous) \
-            if context and not self.own_topic(question, generic=True) else ""
+            if context and not self.switches(question, context) else ""
         if hint:
             dense += " " + hint
             extra += terms(hint)
@@ -165,6 +168,16 @@ class QueryAnalyzer:
             if replaced is not None:
                 return replaced + "?"
         return f"{prev}: {own}" if own else prev
+
+    def switches(self, question: str, previous: str) -> bool:
+        """Whether a follow-up replaces part of the previous question (a place, or a phrase
+        with the same preposition) rather than continuing it."""
+        own = _strip_ellipsis(question)
+        if any(w in self.places for w in words(own)):
+            return True
+        phrase = _PREPOSITION.match(" ".join(own.split()).rstrip(" ?"))
+        return bool(phrase) and _replace_phrase(previous.strip().rstrip(" ?"),
+                                                phrase.group("prep"), own) is not None
 
     def _asks_something(self, question: str) -> bool:
         from .detectors import asked
