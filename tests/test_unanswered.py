@@ -10,7 +10,9 @@ import sqlite3
 import pytest
 
 from assistant.ui.feedback import FeedbackRecord, FeedbackStore
-from assistant.ui.unanswered import TopicFinder, UnansweredReport, iso_week, main
+from assistant.ui.services import unanswered_report
+from assistant.ui.unanswered import (TopicFinder, UnansweredReport, iso_week, main,
+                                     report_html)
 
 REFUSAL = "Non ho trovato informazioni su «piscina» nei documenti disponibili."
 CITED = [{"source": "piano.txt", "page": 3}]
@@ -116,3 +118,14 @@ def test_command_line_export(tmp_path):
     assert target.read_text(encoding="utf-8-sig").startswith("Data;Settimana;Argomento")
     assert main(["--db", str(tmp_path / "assente.sqlite3")], stderr=err) == 1
     assert "non esiste" in err.getvalue()
+
+
+def test_html_for_the_operator_tab(tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    assert "Nessuna domanda" in unanswered_report(store)
+    store.add(FeedbackRecord("down", "<script>alert(1)</script> orari piscina?", REFUSAL))
+    store.add(FeedbackRecord("down", "Piscina aperta?", REFUSAL))
+    page = unanswered_report(store)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert '<th scope="row">piscina</th><td>2</td>' in page
+    assert report_html(_report([])).startswith('<div class="stato')

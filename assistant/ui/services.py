@@ -347,6 +347,15 @@ def _row_text(text: str) -> str:
     return line[:1].upper() + line[1:] if line else ""
 
 
+# ---- Domande senza risposta ----------------------------------------------------------------
+def unanswered_report(feedback: Any) -> str:
+    """HTML of the refused or 👎 questions of a FeedbackStore, by topic and week (the hook
+    the operator app calls; the unit is :mod:`assistant.ui.unanswered`)."""
+    from .unanswered import UnansweredReport, report_html
+
+    return report_html(UnansweredReport(feedback))
+
+
 # ---- CSV ---------------------------------------------------------------------------------
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

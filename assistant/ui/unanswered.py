@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import io
 import json
 import re
@@ -243,6 +244,25 @@ def italian_csv(columns: Sequence[str], lines: Iterable[Sequence[Any]]) -> str:
     for line in lines:
         writer.writerow([spreadsheet_safe(c) for c in line])
     return "\ufeff" + buffer.getvalue()
+
+
+def report_html(report: UnansweredReport) -> str:
+    """The topics as an HTML table (every text escaped) for the operators' tab."""
+    strings = load_yaml(UNANSWERED_DATA)["html"]
+    groups = report.groups()
+    if not groups:
+        return f'<div class="stato stato-info">{html.escape(strings["empty"])}</div>'
+    head = "".join(f'<th scope="col">{html.escape(c)}</th>' for c in strings["columns"])
+    body = []
+    for g in groups:
+        weeks = ", ".join(strings["week"].format(week=w or "?", count=n)
+                          for w, n in g.weeks.items())
+        examples = "".join(f"<li>{html.escape(e)}</li>" for e in g.examples)
+        body.append(f'<tr><th scope="row">{html.escape(g.topic)}</th><td>{g.count}</td>'
+                    f"<td>{html.escape(weeks)}</td><td><ul>{examples}</ul></td></tr>")
+    caption = strings["caption"].format(count=sum(g.count for g in groups))
+    return (f'<table class="senza-risposta"><caption>{html.escape(caption)}</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
