@@ -1,4 +1,5 @@
-"""Command line: ``python -m assistant ingest|ask|documents|users``.
+"""Command line: ``python -m assistant ingest|ask|documents|serve|users`` (installed as
+``assistente``).
 
 Errors become Italian messages here, at the edge; exit codes: 0 ok, 1 user error, 2 usage.
 """
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser("documents", help="elenca i documenti indicizzati")
     docs.add_argument("--index", type=Path)
+    # the web apps parse their own options (assistant/ui/launch.py, as python app.py)
+    sub.add_parser("serve", add_help=False,
+                   help="avvia l'app web e l'area operatori (opzioni: serve --help)")
     return parser
 
 
@@ -60,7 +64,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         from .ui.auth import users_main
 
         return users_main(argv[1:], out, err)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "serve":
+        from .ui.launch import main as serve
+
+        return serve(([f"--config={args.config}"] if args.config else []) + extra,
+                     prog=f"{parser.prog} serve")
+    if extra:
+        parser.parse_args(argv)  # exits with argparse's usage message
     from . import messages
     from .errors import AssistantError
 

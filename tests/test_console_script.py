@@ -1,14 +1,18 @@
 """The ``assistente`` console script: declared in pyproject.toml, installed, and the same
-command line as ``python -m assistant`` (ingest, documents, ask --json on a small corpus)."""
+command line as ``python -m assistant`` (ingest, documents, ask --json on a small corpus;
+serve runs the same start-up as ``python app.py``)."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.request
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -98,3 +102,85 @@ def test_the_installed_executable_runs(indexed):
     usage = subprocess.run([str(script), "--help"], env=env, capture_output=True, text=True,
                            timeout=120)
     assert usage.returncode == 0 and "documents" in usage.stdout
+
+
+# ---- serve -------------------------------------------------------------------------------
+def test_serve_is_the_start_up_of_app_py(monkeypatch):
+    import importlib.util
+
+    from assistant.ui import launch
+
+    spec = importlib.util.spec_from_file_location("app_under_test", ROOT / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    assert app.main is launch.main and app.parse_args is launch.parse_args
+    seen = []
+    monkeypatch.setattr(launch, "main", lambda argv, prog=None: seen.append((argv, prog)) or 0)
+    code, _out, _err = run(installed_main(), "--config", "web.toml", "serve", "--port", "9000",
+                           "--operator-port", "0")
+    assert code == 0
+    assert seen == [(["--config=web.toml", "--port", "9000", "--operator-port", "0"],
+                     "python -m assistant serve")]
+
+
+def test_serve_help_and_a_bad_port(capsys):
+    main = installed_main()
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--help"])
+    assert info.value.code == 0
+    assert "--operator-port" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--port", "ottanta"])
+    assert info.value.code == 2
+    assert "Porta non valida: ottanta" in capsys.readouterr().err
+
+
+def test_other_commands_still_refuse_unknown_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        installed_main()(["documents", "--porta", "1"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --porta 1" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_assistente_serve_really_serves_the_app(demo_corpus, tmp_path):
+    """``.venv/bin/assistente serve`` indexes the corpus and answers HTTP (operator app off)."""
+    script = Path(sys.executable).parent / SCRIPT
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update({"ASSISTANT_EMBEDDER": "hashing", "GRADIO_ANALYTICS_ENABLED": "False"})
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(script), "serve", "--port", str(port), "--operator-port",
+                                 "0", "--corpus", str(demo_corpus), "--index",
+                                 str(tmp_path / "index"), "--feedback-db",
+                                 str(tmp_path / "feedback.sqlite3")],
+                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 240  # a generous bound for a loaded machine
+            while not _answers(f"http://127.0.0.1:{port}/"):
+                assert proc.poll() is None, log.read_text(errors="replace")
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.5)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert (tmp_path / "index").is_dir()
