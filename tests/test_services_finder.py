@@ -65,5 +65,7 @@ def test_bad_inputs(finder):
     assert results[0].items == []   # no such comune: nothing, and no error
     with pytest.raises(ValueError, match="unknown target groups"):
         ServiceFinder(finder.assistant, [Situation("a", "A", "q", targets=("marziani",))])
+    with pytest.raises(ValueError, match="bad topic"):
+        ServiceFinder(finder.assistant, [Situation("a", "A", "q", topics=("(",))])
     with pytest.raises(ValueError, match="k must be"):
         ServiceFinder(finder.assistant, k=0)

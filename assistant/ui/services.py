@@ -16,8 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import messages
@@ -110,6 +110,13 @@ class ServiceFinder:
                          - set(self.reader.targets.labels))
         if unknown:
             raise ValueError(f"situations name unknown target groups: {unknown!r}")
+        for situation in self.situations:
+            for topic in situation.topics:
+                try:
+                    re.compile(topic)
+                except re.error as exc:
+                    raise ValueError(f"situation {situation.id!r} has a bad topic "
+                                     f"{topic!r}: {exc}") from exc
         self.max_items = max_items
         self.k = k
         self.overview_targets = int(interventions_data().get("overview_targets") or 0)
