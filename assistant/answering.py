@@ -199,14 +199,16 @@ class ExtractiveAnswerer:
         found, evidence, probability = self.assess(searched, hits, expansions, kinds, counted,
                                                    ignore_terms, corrected)
         if not hits or evidence.crisp_missing or probability < self.min_evidence:
-            return self.refusal(question, searched, expansions, probability, hits)
+            return self.refusal(question, searched, expansions, probability, hits,
+                                placed=_placed(query))
         listed = listed_sections(searched, hits)
         if listed:
             return self.list_headings(question, searched, listed, expansions, probability, hits)
         picked = self.select_for_parts(searched, hits, expansions, kinds, counted, ignore_terms,
                                        found)
         if not picked:
-            return self.refusal(question, searched, expansions, probability, hits)
+            return self.refusal(question, searched, expansions, probability, hits,
+                                placed=_placed(query))
         return self.compose(question, searched, picked, hits, expansions, probability, kinds)
 
     def compose(self, question: str, searched: str, picked: list[tuple[Hit, str]],
@@ -346,11 +348,22 @@ class ExtractiveAnswerer:
         return out
 
     def refusal(self, question: str, searched: str, expansions: list[Expansion],
-                evidence: float, hits: list[Hit]) -> Answer:
+                evidence: float, hits: list[Hit], placed: bool = False) -> Answer:
+        """"Non ho trovato ...", with a next step; a question already placed in a comune or
+        ambito is not asked for one."""
         topic = " ".join(searched.split())[:120].rstrip(" ?!.")
-        text = messages.text("refusal", topic=topic) + " " + messages.text("refusal_hint")
+        hint = messages.text("refusal_hint_placed" if placed else "refusal_hint")
+        text = messages.text("refusal", topic=topic) + " " + hint
         return Answer(question, text, True, [], expansions, searched, evidence=evidence,
                       hits=hits)
+
+
+def _placed(query: Any) -> bool:
+    """Whether the question is already placed in a comune or ambito (named or selected)."""
+    if query is None:
+        return False
+    filters = query.filters
+    return bool(query.place or filters.ambito or filters.comune or filters.source)
 
 
 def _line(hit: Hit, sentence: str, cit: Citation, used: set[str]) -> str:

@@ -13,7 +13,7 @@ from .answering import Answer, ExtractiveAnswerer, listing_topic
 from .config import Settings
 from .conversation import Turn
 from .embedding import Embedder, make_embedder
-from .errors import IndexMissingError, QuestionError
+from .errors import AssistantError, IndexMissingError, QuestionError
 from .expansion import QueryExpander
 from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
 from .passages import config as answering_config
@@ -49,6 +49,7 @@ class Assistant:
         self.region_of: dict[str, str] = {}
         self.expander = QueryExpander()
         self.stats = CorpusStats()
+        self._catalog: Any = None
         self.analyzer = QueryAnalyzer(expander=self.expander)
 
     # ---- components ----------------------------------------------------------------------
@@ -258,6 +259,7 @@ class Assistant:
             return False
 
     def _derive_state(self) -> None:
+        self._catalog = None  # contacts are read again after an ingest
         self.stats = CorpusStats(self._bm25.df, max(1, len(self._bm25.ids)))
         from .datafiles import load_yaml
 
@@ -344,8 +346,24 @@ class Assistant:
         hits = self._retrieve(query.dense_text, list(query.scopes), list(query.lexical_terms))
         return hits + self._listed_sections(query.searched, hits)
 
-    @staticmethod
-    def _finish(answer: Answer, query: Query) -> Answer:
+    def _contact(self, query: Query) -> str:
+        """The contacts the catalog gives for the question's ambito, as one line."""
+        from .ingestion.catalog import Catalog
+
+        ambito = query.filters.ambito
+        if not ambito:
+            return ""
+        if self._catalog is None:  # read once per state of the index
+            try:
+                self._catalog = Catalog.load(Path(self.settings.corpus_dir))
+            except AssistantError:
+                self._catalog = Catalog()
+        contact = self._catalog.contacts_for(ambito)
+        if contact is None or contact.is_empty():
+            return ""
+        return ", ".join(getattr(contact, k) for k in contact.FIELDS if getattr(contact, k))
+
+    def _finish(self, answer: Answer, query: Query) -> Answer:
         """Notices the answer owes the citizen: which ambito's plan answers a question about
         a comune, and which words were read as typos of the documents' words."""
         from . import messages
@@ -356,6 +374,10 @@ class Assistant:
                 and normalize(ambito) != normalize(query.place):
             notes.append(messages.text("answer_intro_place", comune=query.place.title(),
                                        ambito=ambito))
+        if answer.refused:
+            contact = self._contact(query)
+            if contact:
+                answer.answer += " " + messages.text("refusal_contact", contact=contact)
         if query.corrections:
             notes.append(messages.text("typo_notice", words=", ".join(
                 f"«{fixed}»" for _typed, fixed in query.corrections)))

@@ -113,3 +113,21 @@ def test_out_of_domain_questions_are_refused(fake_assistant: Assistant, question
 def test_a_bare_number_is_no_amount():
     assert not holds("amount", "censiti 1.101 data center di gruppo B")
     assert not holds("amount", "incremento del 20% rispetto alla baseline")
+
+
+def test_a_refusal_names_the_ambito_contact_and_asks_no_comune_already_given(
+        fake_assistant: Assistant):
+    from assistant.retrieval import Filters
+
+    corpus = fake_assistant.settings.corpus_dir
+    catalog = (corpus / "catalog.yaml").read_text(encoding="utf-8")
+    catalog += ("\ncontatti:\n  Casarano:\n    nome: PUA dell'Ambito di Casarano\n"
+                "    telefono: 0833 000000\n    orari: lunedì-venerdì 9-12\n")
+    (corpus / "catalog.yaml").write_text(catalog, encoding="utf-8")
+    fake_assistant.ingest(corpus)
+    answer = fake_assistant.ask("Come si rinnova il passaporto?", filters=Filters(comune="Matino"))
+    assert answer.refused
+    assert "indicare il comune" not in answer.answer
+    assert "PUA dell'Ambito di Casarano, 0833 000000, lunedì-venerdì 9-12" in answer.answer
+    unplaced = fake_assistant.ask("Come si rinnova il passaporto?")
+    assert "indicare il comune" in unplaced.answer and "0833" not in unplaced.answer
