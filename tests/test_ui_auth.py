@@ -235,3 +235,32 @@ def test_loopback_and_launch_warnings(tmp_path):
                launch_warnings(web.replace(operator_host="0.0.0.0")))
     assert launch_warnings(web.replace(operator_host="0.0.0.0", cookie_secure=True)) == []
     assert launch_warnings(web.replace(operator_port=0)) == []
+
+
+def test_app_takes_the_public_address_from_gradio_variables():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "app_under_test", Path(__file__).resolve().parent.parent / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    args = app.parse_args([], env={"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"})
+    assert (args.host, args.port, args.web.operator_host) == ("0.0.0.0", 8080, "127.0.0.1")
+    args = app.parse_args(["--operator-port", "0"], env={"GRADIO_SERVER_PORT": "8080"})
+    assert not args.web.operator_enabled
+    with pytest.raises(SystemExit):
+        app.parse_args(["--operator-port", "7860"], env={})
+
+
+def test_transparency_notice_and_accessibility_links():
+    from assistant.ui import texts
+    from assistant.ui.blocks import footer_html
+
+    assert "non decide se lei ha diritto" in texts.text("chat.ai_notice")
+    assert footer_html(WebSettings()) == ""
+    html = footer_html(WebSettings(accessibility_url="https://comune.example.it/accessibilita",
+                                   accessibility_feedback="mailto:urp@comune.example.it"))
+    assert 'href="https://comune.example.it/accessibilita"' in html
+    assert "Dichiarazione di accessibilità" in html
+    assert 'href="mailto:urp@comune.example.it"' in html and "Segnala un problema" in html

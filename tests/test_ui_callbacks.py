@@ -89,8 +89,8 @@ def test_partial_and_final_messages_mark_busy_and_link_markers_to_sources():
     assert "fonte" not in partial
     final = render.answer_html(_answer(text="Prima [1]\nSeconda [1]"), anchor="m3")
     assert 'aria-busy="false"' in final
-    assert final.count('<a class="rif" href="#fonte-m3-1" aria-label="Vai alla fonte 1">[1]'
-                       '</a>') == 2
+    assert final.count('<a class="rif" href="#fonte-m3-1">[1]<span class="vh"> Vai alla fonte 1'
+                       '</span></a>') == 2
     assert '<div class="fonte" id="fonte-m3-1" tabindex="-1"' in final
     assert 'href="#' not in render.answer_html(_answer(text="Senza fonti [1]"))  # no anchor
 

@@ -76,6 +76,9 @@
     if (!card) return;
     event.preventDefault();
     event.stopPropagation();
+    if (!card.hasAttribute("tabindex")) card.setAttribute("tabindex", "-1");
+    var details = card.querySelector("details");
+    if (details) details.open = true;
     card.scrollIntoView({ block: "center" });
     card.focus({ preventScroll: true });
     card.classList.add("fonte-evidenziata");
@@ -88,7 +91,9 @@
     var log = chat.querySelector("[role=log]") || chat;
     var busy = chat.querySelector(".messaggio[aria-busy=true], .attesa, .pending") !== null;
     var value = busy ? "true" : "false";
-    if (log.getAttribute("aria-busy") !== value) log.setAttribute("aria-busy", value);
+    [log, chat].forEach(function (el) {
+      if (el.getAttribute("aria-busy") !== value) el.setAttribute("aria-busy", value);
+    });
   }
 
   var scheduled = false;

@@ -35,6 +35,11 @@ def theme() -> Any:
         block_info_text_color="*neutral_600", block_info_text_color_dark="*neutral_300",
         input_placeholder_color="*neutral_600", input_placeholder_color_dark="*neutral_300",
         checkbox_label_text_color="*neutral_800", checkbox_label_text_color_dark="*neutral_100",
+        checkbox_label_background_fill_selected="*primary_700",
+        checkbox_label_background_fill_selected_dark="*primary_600",
+        checkbox_label_text_color_selected="white", checkbox_label_text_color_selected_dark="white",
+        checkbox_background_color_selected="*primary_700",
+        checkbox_border_color_selected="*primary_700",
         button_primary_background_fill="*primary_700",
         button_primary_background_fill_hover="*primary_800",
         button_primary_background_fill_dark="*primary_600",
@@ -55,8 +60,9 @@ def css() -> str:
 
 
 def head() -> str:
-    """What goes in the page's <head>: the page script, served by the app itself."""
-    return f'<script src="{SCRIPT_URL}" defer></script>'
+    """What goes in the page's <head>: the page's outer margins and the page script,
+    served by the app itself."""
+    return f'<style>{read_text("ui_page.css")}</style><script src="{SCRIPT_URL}" defer></script>'
 
 
 def html_block(value: str = "", **options: Any) -> Any:
@@ -122,7 +128,7 @@ def _chat_tab(ui: UIController, t: Any) -> None:
             chatbot = gr.Chatbot(
                 label=t("chat.label"), show_label=False, height="62vh", min_height=360,
                 elem_id="chat", placeholder=t("chat.placeholder"), buttons=["copy"],
-                feedback_options=("Like", "Dislike"), autoscroll=True)
+                feedback_options=("Like", "Dislike"), autoscroll=True, layout="panel")
             with gr.Row(elem_id="riga-domanda"):
                 question = gr.Textbox(
                     label=t("chat.input_label"), show_label=False,
@@ -143,7 +149,7 @@ def _chat_tab(ui: UIController, t: Any) -> None:
             gr.Examples([[q] for q in texts.section("examples.citizens")], inputs=[question],
                         label=t("chat.examples_citizens"))
         with gr.Column(scale=1, min_width=250, elem_id="filtri"):
-            gr.Markdown(f"### {t('filters.title')}")
+            gr.Markdown(f"## {t('filters.title')}", elem_classes="titolo-filtri")
             comune = gr.Dropdown(ui.comune_choices(), value="", label=t("filters.comune"),
                                  elem_id="filtro-comune")
             ambito = gr.Dropdown(ui.ambito_choices(), value="", label=t("filters.ambito"))

@@ -177,9 +177,10 @@ def line_html(line: str, anchor: str | None = None) -> str:
         pieces.append(esc(line[pos:match.start()]))
         number = int(match.group(1))
         if anchor:
+            # Gradio's sanitiser drops aria-* attributes: the link's name is hidden text
             label = esc(texts.text("answer.go_to_source", n=number))
-            pieces.append(f'<sup class="rif"><a class="rif" href="#{source_id(anchor, number)}" '
-                          f'aria-label="{label}">[{number}]</a></sup>')
+            pieces.append(f'<sup class="rif"><a class="rif" href="#{source_id(anchor, number)}">'
+                          f'[{number}]<span class="vh"> {label}</span></a></sup>')
         else:
             pieces.append(f'<sup class="rif">[{number}]</sup>')
         pos = match.end()

@@ -44,12 +44,13 @@ class SecurityHeaders:
     """ASGI middleware: the CSP (unless the route set its own), nosniff, no referrer and,
     where it can say the same, X-Frame-Options for old browsers."""
 
-    def __init__(self, app: Any, frame_ancestors: str = "'self'") -> None:
+    def __init__(self, app: Any, frame_ancestors: str = "'self'",
+                 referrer: str = "no-referrer") -> None:
         self.app = app
         self.policy = csp(frame_ancestors).encode("latin-1")
         legacy = {"'self'": b"SAMEORIGIN", "'none'": b"DENY"}.get(frame_ancestors.strip())
         self.extra = [(b"x-content-type-options", b"nosniff"),
-                      (b"referrer-policy", b"no-referrer")]
+                      (b"referrer-policy", referrer.encode("latin-1"))]
         if legacy:
             self.extra.append((b"x-frame-options", legacy))
 
@@ -373,9 +374,10 @@ def create_operator_server(assistant: Any, controller: UIController | None = Non
     controller = controller or UIController(assistant, feedback=feedback)
     demo = build_operator_app(assistant, controller, access)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    # operator pages are never framed
+    # operator pages are never framed; "same-origin" lets the browser send the Origin of
+    # the login form, which the login checks (with "no-referrer" it would say "null")
     app.add_middleware(OperatorGate, identify=access.identify)
-    app.add_middleware(SecurityHeaders, frame_ancestors="'none'")
+    app.add_middleware(SecurityHeaders, frame_ancestors="'none'", referrer="same-origin")
     if isinstance(access, LoginAccess):
         app.include_router(login_routes(access))
     app.include_router(document_routes(controller.library, "'none'"))

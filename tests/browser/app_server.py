@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+ACCESSIBILITY_URL = "https://www.comune.example.it/dichiarazione-accessibilita"
+ACCESSIBILITY_FEEDBACK = "mailto:urp@comune.example.it"
 OPERATORS = {"anna": ("password-di-anna-1", "amministratore"),
              "bruno": ("password-di-bruno-1", "operatore")}
 
@@ -63,6 +65,8 @@ def running_app(workdir: Path, timeout: float = 240.0) -> Iterator[dict]:
         "ASSISTANT_FEEDBACK_DB": str(feedback_db),
         "ASSISTANT_WEB_OPERATOR_PORT": str(operator_port),
         "ASSISTANT_WEB_USERS_FILE": str(users_file),
+        "ASSISTANT_WEB_ACCESSIBILITY_URL": ACCESSIBILITY_URL,
+        "ASSISTANT_WEB_ACCESSIBILITY_FEEDBACK": ACCESSIBILITY_FEEDBACK,
         "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
     })
