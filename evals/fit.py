@@ -15,7 +15,8 @@ the features of every candidate sentence and of the question are recorded
 
 Each set is also held out in turn: fitted on the others, scored on it (simulated answers:
 the chosen sentences hold a fact; refusals). The model fitted on every set is written to
-``assistant/data/answer_model.yaml`` unless ``--dry-run``.
+``assistant/data/answer_model.yaml`` (``answer_model.<embedder>.yaml`` for another embedder than
+the default, with ``--base-settings``) unless ``--dry-run``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from assistant import Assistant, Filters, Settings, Turn
 from assistant.answer_features import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate,
                                        FeatureExtractor)
-from assistant.answer_model import MODEL_FILE, AnswerModel, LinearModel
+from assistant.answer_model import AnswerModel, LinearModel, model_file
 from assistant.detectors import asked
 
 from .dataset import QAItem
@@ -42,7 +43,7 @@ SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 TIE = 0.005  # recall differences under half a point are noise on sets of 30-150 questions
 MAX_FALSE_REFUSAL = 0.05
 REGULARISATION = 0.1  # scikit-learn C; 1.0 and 0.1 compared leave-one-set-out in NOTES.md
-MODEL_PATH = Path(__file__).resolve().parent.parent / "assistant" / "data" / MODEL_FILE
+DATA_DIR = Path(__file__).resolve().parent.parent / "assistant" / "data"
 
 
 @dataclass
@@ -217,7 +218,7 @@ def evaluate(records: Sequence[QuestionRecord], model: AnswerModel, limit: int
 
 def run_fit(suite: Suite, cache: IndexCache, base: Settings, out: TextIO,
             progress: Callable[[str], None], write: bool = True,
-            model_path: Path = MODEL_PATH) -> dict[str, Any]:
+            model_path: Path | None = None) -> dict[str, Any]:
     records = {s.name: collect(s, cache, base, progress) for s in suite.sets}
     limit = base.max_sentences
     report: dict[str, Any] = {"leave_one_out": {}, "in_sample": {}}
@@ -236,6 +237,7 @@ def run_fit(suite: Suite, cache: IndexCache, base: Settings, out: TextIO,
                        "answerable": dict(zip(final.answerable.names,
                                               final.answerable.weights))}
     if write:
+        model_path = model_path or DATA_DIR / model_file(base.embedder)
         final.save(model_path, header=_HEADER)
         report["written"] = str(model_path)
     print(_table(report), file=out)
