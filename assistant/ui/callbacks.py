@@ -393,6 +393,24 @@ class UIController:
         except AssistantError as exc:
             return render.status_html(messages.for_error(exc), "errore")
 
+    def export_unanswered(self) -> tuple[str | None, str]:
+        """(CSV file path or None, status): the unanswered questions by topic and week, for
+        Italian spreadsheets (:mod:`assistant.ui.unanswered`)."""
+        try:
+            from .unanswered import UnansweredReport
+        except ImportError:
+            return None, texts.text("operator.unanswered_missing")
+        report = UnansweredReport(self.feedback)
+        groups = report.groups()
+        if not groups:
+            return None, texts.text("operator.unanswered_empty")
+        folder = self.export_dir or Path(tempfile.mkdtemp(prefix="assistente-senza-risposta-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / texts.text("operator.unanswered_csv_name")
+        path.write_text(report.topics_csv(groups), encoding="utf-8")
+        return str(path), texts.text("operator.unanswered_count",
+                                     count=sum(g.count for g in groups), topics=len(groups))
+
     # ---- feedback export (operators) -------------------------------------------------------
     def export_feedback(self) -> tuple[str | None, str]:
         """(CSV file path or None, status) of every stored rating, as ``feedback export``."""

@@ -133,7 +133,7 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
                                     type="filepath", variant="primary", elem_id="carica")
         refresh = gr.Button(t("documents.refresh"))
     upload_out = html_block(elem_id="esito-caricamento")
-    gr.Markdown(f"### {t('documents.delete_title')}")
+    gr.Markdown(f"## {t('documents.delete_title')}", elem_classes="titolo-sezione")
     with gr.Row():
         delete_source = gr.Dropdown([row[1] for row in ui.document_rows()], value=None,
                                     label=t("documents.delete_source"), min_width=220)
@@ -200,11 +200,16 @@ def _unanswered_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool
     gr.Markdown(t("operator.unanswered_intro"))
     report_go = gr.Button(t("operator.unanswered_button"), variant="primary",
                           elem_id="aggiorna-senza-risposta")
+    report_file = gr.DownloadButton(t("operator.unanswered_download"), visible=False)
+    report_status = gr.Markdown(elem_id="esito-senza-risposta")
     report_out = html_block(elem_id="senza-risposta")
 
     def on_report(request: gr.Request):
         if not allowed(request, "unanswered"):
-            return render.status_html(t("operator.not_allowed"), "errore")
-        return ui.unanswered_html()
+            return (render.status_html(t("operator.not_allowed"), "errore"),
+                    gr.update(visible=False), "")
+        path, status = ui.export_unanswered()
+        return ui.unanswered_html(), gr.update(value=path, visible=bool(path)), status
 
-    report_go.click(on_report, None, report_out, api_name="domande_senza_risposta")
+    report_go.click(on_report, None, [report_out, report_file, report_status],
+                    api_name="domande_senza_risposta")

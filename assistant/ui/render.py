@@ -299,7 +299,7 @@ def services_html(notice: str | None, results: Sequence, contact: bool = True) -
             body = f'<div class="conteggio">{esc(count)}</div><ul class="servizi">{rows}</ul>'
         else:
             body = f'<p class="vuoto">{esc(texts.text("services.none_found"))}</p>'
-        blocks.append(f'<section class="situazione"><h3>{esc(result.label)}</h3>{body}</section>')
+        blocks.append(f'<section class="situazione"><h2>{esc(result.label)}</h2>{body}</section>')
     if contact and results:
         blocks.append(f'<p class="contatto">{esc(texts.text("services.contact"))}</p>')
     return '<div class="servizi-per-me">' + "".join(b for b in blocks if b) + "</div>"
