@@ -8,13 +8,21 @@ is set by hand. Term weights are inverse document frequencies of the indexed cor
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from . import detectors
 from .expansion import Expansion
-from .passages import (DEFINITION, config, is_list_item, key_terms, salient_terms, sentences,
-                       synonyms_for, unheld_measures)
+from .passages import (
+    DEFINITION,
+    config,
+    is_list_item,
+    key_terms,
+    salient_terms,
+    sentences,
+    synonyms_for,
+    unheld_measures,
+)
 from .retrieval import Hit
 from .text import normalize, stem, terms, words
 
@@ -266,10 +274,14 @@ def _topical_holds(hit: Hit, sentence: str, name: str, kind: detectors.Kind,
     if not ok:
         return False
     have = set(terms(sentence + " " + (hit.chunk.section or "")))
-    if kind.topic_words is not None:
-        return bool(kind.topic_words & have)
     return not topical or any(synonyms.holds(t, have) for t in topical)
 
 
-__all__ = ["Candidate", "CorpusStats", "FeatureExtractor", "QUESTION_FEATURES",
-           "QuestionEvidence", "SENTENCE_FEATURES"]
+__all__ = [
+    "QUESTION_FEATURES",
+    "SENTENCE_FEATURES",
+    "Candidate",
+    "CorpusStats",
+    "FeatureExtractor",
+    "QuestionEvidence",
+]

@@ -14,9 +14,10 @@ The application only evaluates the models (a dot product); scikit-learn is neede
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -73,7 +74,7 @@ class LinearModel:
                                                    self.scale)}}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LinearModel":
+    def from_dict(cls, data: Mapping[str, Any]) -> LinearModel:
         feats = data.get("features") or {}
         names = tuple(feats)
         return cls(names, tuple(float(feats[n]["weight"]) for n in names),
@@ -82,7 +83,7 @@ class LinearModel:
                    tuple(float(feats[n]["scale"]) for n in names))
 
     @classmethod
-    def uniform(cls, names: Sequence[str]) -> "LinearModel":
+    def uniform(cls, names: Sequence[str]) -> LinearModel:
         """Every feature weighs the same (before any fit: tests, a first run)."""
         return cls(tuple(names), tuple(1.0 for _ in names), 0.0,
                    tuple(0.0 for _ in names), tuple(1.0 for _ in names))
@@ -110,14 +111,14 @@ class AnswerModel:
                 "answerable": self.answerable.as_dict()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "AnswerModel":
+    def from_dict(cls, data: Mapping[str, Any]) -> AnswerModel:
         return cls(LinearModel.from_dict(data["sentence"]),
                    LinearModel.from_dict(data["answerable"]), float(data["threshold"]),
                    float(data["share"]), tuple(data.get("fitted_on") or ()))
 
     @classmethod
     def load(cls, path: str | Path | None = None, embedder: str | None = None
-             ) -> "AnswerModel":
+             ) -> AnswerModel:
         """The model in ``path``, or the shipped one fitted for ``embedder`` (the default
         embedder's when that one has none)."""
         if path is None:
@@ -140,4 +141,4 @@ class AnswerModel:
         Path(path).write_text(header + text, encoding="utf-8")
 
 
-__all__ = ["AnswerModel", "LinearModel", "MODEL_FILE", "model_file"]
+__all__ = ["MODEL_FILE", "AnswerModel", "LinearModel", "model_file"]

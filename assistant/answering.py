@@ -10,16 +10,25 @@ do not answer, or when a phone number, e-mail or web address is asked and absent
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import detectors, messages
 from .answer_features import Candidate, CorpusStats, FeatureExtractor, QuestionEvidence
 from .answer_model import AnswerModel
 from .expansion import Expansion
 from .ingestion.cleaning import SECTION_PATH
-from .passages import (config, is_list_item, key_terms, lead_in_items, salient_terms, sentences,
-                       strip_item, unheld_measures)
+from .passages import (
+    config,
+    is_list_item,
+    key_terms,
+    lead_in_items,
+    salient_terms,
+    sentences,
+    strip_item,
+    unheld_measures,
+)
 from .retrieval import Hit
 from .sections import listed_section_ids
 from .text import normalize, terms, words
@@ -406,7 +415,23 @@ def citation_for(hit: Hit, number: int) -> Citation:
                     chunk_id=chunk.id, date=chunk.metadata.get("date"))
 
 
-__all__ = ["Answer", "Citation", "ExtractiveAnswerer", "asked", "asked_kinds", "citation_for",
-           "counted_noun", "holds_count", "key_terms", "salient_terms", "sentences",
-           "unheld_measures", "listing_topic", "listed_sections", "named_groups",
-           "question_parts", "lead_in_items", "is_list_item"]
+__all__ = [
+    "Answer",
+    "Citation",
+    "ExtractiveAnswerer",
+    "asked",
+    "asked_kinds",
+    "citation_for",
+    "counted_noun",
+    "holds_count",
+    "is_list_item",
+    "key_terms",
+    "lead_in_items",
+    "listed_sections",
+    "listing_topic",
+    "named_groups",
+    "question_parts",
+    "salient_terms",
+    "sentences",
+    "unheld_measures",
+]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .answer_features import CorpusStats
 from .answering import Answer, ExtractiveAnswerer, listing_topic
@@ -15,7 +16,7 @@ from .conversation import Turn
 from .embedding import Embedder, make_embedder
 from .errors import AssistantError, IndexMissingError, QuestionError
 from .expansion import QueryExpander
-from .ingestion.pipeline import MANIFEST_NAME, IngestReport, Ingestor
+from .ingestion.pipeline import MANIFEST_NAME, Ingestor, IngestReport
 from .passages import config as answering_config
 from .query import Query, QueryAnalyzer
 from .retrieval import BM25_SUBDIR, BM25Index, Filters, Hit, Retriever, place_names

@@ -20,7 +20,6 @@ class Kind:
     asks_pattern: re.Pattern[str] | None
     pattern: re.Pattern[str]
     crisp: bool  # no description can stand in for it (phone, e-mail, web address)
-    topic_words: frozenset[str] | None  # a sentence must hold one of these instead of the topic
 
     def asked_by(self, plain: str) -> bool:
         return bool((self.asks_pattern is not None and self.asks_pattern.search(plain))
@@ -32,21 +31,12 @@ def kinds() -> dict[str, Kind]:
     data = load_yaml("detectors.yaml")["kinds"]
     out = {}
     for name, spec in data.items():
-        topic = spec.get("topic_words")
         out[name] = Kind(
             name,
             prefix_phrases([tuple(normalize(w) for w in a.split()) for a in spec["asks"]]),
             re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None,
-            re.compile(spec["pattern"]), bool(spec.get("crisp")),
-            frozenset(stem(normalize(w)) for w in topic) if topic else None)
+            re.compile(spec["pattern"]), bool(spec.get("crisp")))
     return out
-
-
-@lru_cache(maxsize=1)
-def _count_data() -> tuple[tuple[str, ...], frozenset[str]]:
-    spec = load_yaml("detectors.yaml")["kinds"]["count"]
-    return (tuple(normalize(w) for w in spec.get("words", ())),
-            frozenset(normalize(w) for w in spec.get("labels", ())))
 
 
 @lru_cache(maxsize=1)
@@ -104,8 +94,7 @@ def counted_noun(question: str) -> str | None:
 
 
 _COUNT_TOKEN = re.compile(r"\w+(?:[.,/:]\w+)*")
-_NUMBER_WORDS = frozenset("due tre quattro cinque sei sette otto nove dieci undici dodici venti "
-                          "trenta cento mille".split())
+_NUMBER_WORDS = frozenset(["due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci", "undici", "dodici", "venti", "trenta", "cento", "mille"])
 _PLAIN_COUNT = re.compile(r"\d{1,3}(?:\.\d{3})*h?|\d+:\d+")  # "18", "1.200", "16h", "1:5000"
 _YEAR = re.compile(r"(?:19|20)\d{2}")
 
@@ -113,13 +102,9 @@ _YEAR = re.compile(r"(?:19|20)\d{2}")
 def holds_count(sentence: str, counted: str) -> bool:
     """Whether a sentence gives a count of the noun: a number just before it ("66 persone",
     "9 nuovi incontri") or a few words after it ("Azienda Sanitaria interessata tra le 18
-    AS", "rapporto assistente sociale-abitanti di 1:5000"), or a count word ("unanimità").
-    Years, dates, amounts, codes ("M5C2") and the numbers of labels ("Livello 2", "Missione
-    6", "n. 47") are not counts."""
-    count_words, labels = _count_data()
+    AS", "rapporto assistente sociale-abitanti di 1:5000"). Years, dates, amounts and codes
+    ("M5C2") are not counts."""
     text = normalize(sentence)
-    if any(re.search(r"\b" + re.escape(w), text) for w in count_words):
-        return True
     tokens = _COUNT_TOKEN.findall(text)
     if counted == "h":  # "quante ore": "16h", "2 ore"
         if any(t[0].isdigit() and t.endswith("h") for t in tokens):
@@ -132,8 +117,7 @@ def holds_count(sentence: str, counted: str) -> bool:
     for i, token in enumerate(tokens):
         number = token in _NUMBER_WORDS or (
             bool(_PLAIN_COUNT.fullmatch(token)) and not _YEAR.fullmatch(token))
-        if not number or (i and tokens[i - 1] in labels) or \
-                tokens[i + 1:i + 2] in (["euro"], ["milioni"]):
+        if not number or tokens[i + 1:i + 2] in (["euro"], ["milioni"]):
             continue
         if any(-3 <= i - j < 0 or 0 < i - j <= 5 for j in nouns):
             return True

@@ -9,8 +9,8 @@ the texts the two retrievers search. Nothing downstream re-parses a joined strin
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from .conversation import Turn
 from .expansion import Expansion, QueryExpander
@@ -203,7 +203,7 @@ class QueryAnalyzer:
         filters to search with (several for a question comparing places) and the name of
         the place when there is exactly one.
         """
-        base = dict(doc_type=filters.doc_type, year=filters.year)
+        base = {"doc_type": filters.doc_type, "year": filters.year}
         if filters.ambito or filters.source or filters.region:
             return [filters], None
         if filters.comune:
@@ -212,9 +212,9 @@ class QueryAnalyzer:
         text = " " + " ".join(words(question)) + " "
         found: dict[tuple[str, str], str] = {}
         for name, target in self.places.items():
-            if f" {' '.join(words(name))} " in text:
-                if target not in found or len(name) > len(found[target]):
-                    found[target] = name
+            if f" {' '.join(words(name))} " in text and (
+                    target not in found or len(name) > len(found[target])):
+                found[target] = name
         ambito_regions = {self.region_of.get(v) for f, v in found if f == "ambito"}
         targets = [t for t in found if not (t[0] == "region" and t[1] in ambito_regions)]
         if not targets:

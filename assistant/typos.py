@@ -10,8 +10,8 @@ distance replaces it, and the correction is reported so that the answer can say
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from .text import normalize, stem, stopwords
 

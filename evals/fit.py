@@ -22,15 +22,20 @@ the default, with ``--base-settings``) unless ``--dry-run``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
 from assistant import Assistant, Filters, Settings, Turn
-from assistant.answer_features import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate,
-                                       FeatureExtractor)
+from assistant.answer_features import (
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    Candidate,
+    FeatureExtractor,
+)
 from assistant.answer_model import AnswerModel, LinearModel, model_file
 from assistant.detectors import asked
 
@@ -169,8 +174,6 @@ def fit(records: Sequence[QuestionRecord], names: Sequence[str], limit: int,
         _matrix([r.question_features for r in records], QUESTION_FEATURES),
         np.array([r.item.answerable for r in records]), QUESTION_FEATURES,
         [r.set_name for r in records])
-    probs = sorted(answerable.probability(r.question_features) for r in records
-                   if r.item.answerable and not r.crisp_missing)
     threshold = _threshold(records, answerable, max_false_refusal)
     share = _best_share(records, limit)
     return AnswerModel(sentence, answerable, float(threshold), float(share), tuple(names))

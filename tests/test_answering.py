@@ -197,16 +197,16 @@ def test_follow_up_asks_what_the_follow_up_asks(fake_assistant: Assistant):
     assert "address" in asked_kinds("qual è l'indirizzo del PUA di Matino?")
 
 
-def test_counts_near_the_noun_but_not_labels_dates_or_years():
+def test_counts_near_the_noun_but_not_dates_or_years():
+    """Count words ("unanimità") and label words ("Livello 2") were ablated on the suite
+    (no effect on any set left out) and removed."""
     from assistant.answering import holds_count
 
     assert holds_count("rapporto assistente sociale-abitanti di 1:5000", "assis")
-    assert holds_count("è stato approvato all’unanimità", "voti")
     assert holds_count("l’Azienda Sanitaria interessata tra le 18 AS della Regione", "azien")
     assert holds_count("sono stati svolti 9 incontri con la responsabile", "incon")
     assert holds_count("Livello minimo di 16h annue di gruppo", "h")
     assert not holds_count("le persone fragili del territorio", "perso")
-    assert not holds_count("Utente Regione autocontrollo Livello 2 di progetti PNRR", "proget")
     assert not holds_count("i progetti ammessi con decreto del 15/02/2021", "proget")
     assert not holds_count("i progetti del 2021", "proget")
     assert not holds_count("due gruppi appartamento che ospiteranno persone con disabilità",
@@ -392,7 +392,9 @@ def test_everyday_expansion_is_labelled_with_the_citizens_words():
     assert "assistenza domiciliare" in found[0].added
 
 
-def test_which_comuni_prefers_a_passage_that_names_them():
+def test_which_comuni_is_answered_by_the_passage_that_names_them():
+    """The 'places' kind was ablated on the suite (better without it on every set left
+    out) and removed: the sentence model alone prefers the passage naming the comuni."""
     from assistant.answering import ExtractiveAnswerer
     from assistant.retrieval import Hit
     from assistant.store import StoredChunk
@@ -402,7 +404,6 @@ def test_which_comuni_prefers_a_passage_that_names_them():
             "source": "unione.txt", "title": "Progetto dell'Unione"}), 1.0)
 
     question = "Quali sono gli 8 comuni dell'Unione?"
-    assert "places" in asked_kinds(question)
     bot = ExtractiveAnswerer(min_evidence=0.0)
     counted_only = hit("I servizi sociali degli 8 Comuni dell'Unione lavorano insieme.")
     named = hit("L'Unione comprende i Comuni di Bibbiano, Campegine, Canossa e Cavriago.")
