@@ -35,7 +35,7 @@ test: setup system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 eval: setup
-	$(BIN)/python -m evals run
+	$(BIN)/python -m evals suite
 
 bench: setup
 	$(BIN)/python -m bench.run
