@@ -313,9 +313,18 @@ class Assistant:
             filters: Filters | None = None) -> Answer:
         """Answer one question (with the conversation so far), citing the passages used."""
         query, hits = self._prepare(question, history, filters)
+        if query.language != "it":
+            return self._other_language(query)
         answer = self.answerer.answer(query.text, hits, list(query.expansions), query.searched,
                                       ignore_terms=set(query.ignore), query=query)
         return self._finish(answer, query)
+
+    @staticmethod
+    def _other_language(query: Query) -> Answer:
+        from .language import refusal_text
+
+        return Answer(query.text, refusal_text(query.language), True,
+                      searched_question=query.searched)
 
     def ask_stream(self, question: str, history: list[Turn] | None = None,
                    filters: Filters | None = None) -> Iterator[tuple[str, Any]]:
@@ -325,6 +334,11 @@ class Assistant:
         cited sentence a line) from the final one.
         """
         query, hits = self._prepare(question, history, filters)
+        if query.language != "it":
+            answer = self._other_language(query)
+            yield ("delta", answer.answer)
+            yield ("final", answer)
+            return
         args = (query.text, hits, list(query.expansions), query.searched)
         options = {"ignore_terms": set(query.ignore), "query": query}
         stream = getattr(self.answerer, "answer_stream", None)
@@ -340,7 +354,7 @@ class Assistant:
     def _prepare(self, question: str, history: list[Turn] | None,
                  filters: Filters | None) -> tuple[Query, list[Hit]]:
         query = self.analyze(question, history, filters)
-        return query, self.retrieve(query)
+        return query, self.retrieve(query) if query.language == "it" else []
 
     def retrieve(self, query: Query) -> list[Hit]:
         """The passages for an analysed question (and, for a question listing a document's

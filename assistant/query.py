@@ -38,6 +38,7 @@ class Query:
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as found in the corpus)
     lexical_terms: tuple[str, ...] = ()
     dense_text: str = ""
+    language: str = "it"  # another language gets a short bilingual refusal
 
     @property
     def filters(self) -> Filters:
@@ -86,7 +87,12 @@ class QueryAnalyzer:
     # ---- main method -----------------------------------------------------------------------
     def analyze(self, question: str, history: Sequence[Turn] = (),
                 filters: Filters | None = None) -> Query:
+        from .language import guess_language
+
         typed = question
+        language = guess_language(question).language
+        if language != "it":
+            return Query(typed, question, question, language=language)
         corrections: tuple[tuple[str, str], ...] = ()
         if self.corrector is not None:
             question, corrections = self.corrector.correct(question)

@@ -131,3 +131,27 @@ def test_a_refusal_names_the_ambito_contact_and_asks_no_comune_already_given(
     assert "PUA dell'Ambito di Casarano, 0833 000000, lunedì-venerdì 9-12" in answer.answer
     unplaced = fake_assistant.ask("Come si rinnova il passaporto?")
     assert "indicare il comune" in unplaced.answer and "0833" not in unplaced.answer
+
+
+@pytest.mark.parametrize("question, language, words", [
+    ("What services are there for elderly people in Matino?", "en", "in Italian"),
+    ("Welche Hilfen gibt es für ältere Menschen?", "de", "auf Italienisch"),
+    ("ما هي الخدمات المتاحة لكبار السن؟", "ar", "الإيطالية"),
+])
+def test_a_question_in_another_language_gets_a_short_bilingual_refusal(
+        fake_assistant: Assistant, question, language, words):
+    answer = fake_assistant.ask(question)
+    assert answer.refused and not answer.citations
+    assert "in italiano" in answer.answer and words in answer.answer
+    events = list(fake_assistant.ask_stream(question))
+    assert events[-1][0] == "final" and events[-1][1].refused
+
+
+@pytest.mark.parametrize("question", [
+    "Cos'è il SAD?", "ADI e SAD a Casarano", "dove si trova il PUA?",
+    "mia madre non è più autosufficiente, che aiuti ci sono a Matino?",
+])
+def test_italian_questions_are_italian(question):
+    from assistant.language import guess_language
+
+    assert guess_language(question).language == "it"
