@@ -264,3 +264,46 @@ def test_transparency_notice_and_accessibility_links():
     assert 'href="https://comune.example.it/accessibilita"' in html
     assert "Dichiarazione di accessibilità" in html
     assert 'href="mailto:urp@comune.example.it"' in html and "Segnala un problema" in html
+
+
+def test_gate_and_security_headers_in_process():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from assistant.ui.server import OperatorGate, PublicRoutesOnly, SecurityHeaders
+
+    who = {"operator": None}
+    app = FastAPI()
+
+    @app.get("/dati")
+    def data():
+        return {"segreto": 1}
+
+    app.add_middleware(OperatorGate, identify=lambda request: who["operator"])
+    app.add_middleware(SecurityHeaders, frame_ancestors="'none'")
+    client = TestClient(app)
+    refused = client.get("/dati")
+    assert refused.status_code == 401 and "effettui l'accesso" in refused.json()["detail"]
+    assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
+    assert refused.headers["x-frame-options"] == "DENY"
+    page = client.get("/dati", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/accesso"
+    who["operator"] = Operator("anna", "operatore")
+    assert client.get("/dati").json() == {"segreto": 1}
+
+    public = FastAPI()
+
+    @public.post("/gradio_api/call/{name}")
+    def call(name: str):
+        return {"chiamata": name}
+
+    public.add_middleware(PublicRoutesOnly, api_names={"chiedi"})
+    public.add_middleware(SecurityHeaders, frame_ancestors="'self' https://www.comune.example.it")
+    client = TestClient(public)
+    assert client.post("/gradio_api/call/chiedi").json() == {"chiamata": "chiedi"}
+    assert client.post("/gradio_api/call/cerca_interventi").status_code == 404
+    assert client.post("/gradio_api/upload").status_code == 404
+    headers = client.post("/gradio_api/call/chiedi").headers
+    assert headers["content-security-policy"].endswith(
+        "frame-ancestors 'self' https://www.comune.example.it")
+    assert "x-frame-options" not in headers  # it cannot name another origin

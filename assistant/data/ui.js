@@ -5,7 +5,8 @@
  *  - the page is declared Italian (lang="it");
  *  - tabs answer the arrow keys, Home and End (WAI-ARIA tabs pattern);
  *  - an answer's [n] markers move to their source card;
- *  - the conversation is aria-busy while an answer is being written.
+ *  - the conversation is aria-busy while an answer is being written;
+ *  - aria-controls never names an element that is not in the page.
  * Nothing is fetched from elsewhere; no eval. */
 (function () {
   "use strict";
@@ -96,6 +97,24 @@
     });
   }
 
+  /* Gradio leaves aria-controls naming panels and option lists that are not in the page
+     (a tab not shown, a closed dropdown): a dangling reference is invalid ARIA, so it is
+     kept aside in data-aria-controls until its element exists. */
+  function danglingControls() {
+    var nodes = document.querySelectorAll("[aria-controls], [data-aria-controls]");
+    for (var i = 0; i < nodes.length; i++) {
+      var el = nodes[i];
+      var id = el.getAttribute("aria-controls") || el.getAttribute("data-aria-controls");
+      var present = id && document.getElementById(id) !== null;
+      if (!present && el.hasAttribute("aria-controls")) {
+        el.setAttribute("data-aria-controls", id);
+        el.removeAttribute("aria-controls");
+      } else if (present && !el.hasAttribute("aria-controls")) {
+        el.setAttribute("aria-controls", id);
+      }
+    }
+  }
+
   var scheduled = false;
   function update() {
     scheduled = false;
@@ -103,6 +122,7 @@
       document.documentElement.setAttribute("lang", "it");
     }
     relabel(document.body);
+    danglingControls();
     rovingTabindex();
     markBusy();
   }
@@ -118,7 +138,8 @@
     update();
     new MutationObserver(schedule).observe(document.body, {
       subtree: true, childList: true, characterData: true, attributes: true,
-      attributeFilter: ["aria-label", "title", "placeholder", "aria-selected", "class"]
+      attributeFilter: ["aria-label", "title", "placeholder", "aria-selected", "class",
+                        "aria-controls", "aria-expanded"]
     });
   }
 
