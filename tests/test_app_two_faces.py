@@ -144,6 +144,7 @@ def test_raw_http_to_every_public_route_reaches_no_operator_function(app, built)
     status, _, _ = _request(app["url"], "POST", "/gradio_api/upload", body=b"x",
                             headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert status == 404
+    assert _request(app["url"], "GET", "/monitoring/summary")[0] == 404
 
 
 def test_every_public_page_has_a_csp_with_frame_ancestors(app):

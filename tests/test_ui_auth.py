@@ -303,6 +303,7 @@ def test_gate_and_security_headers_in_process():
     assert client.post("/gradio_api/call/chiedi").json() == {"chiamata": "chiedi"}
     assert client.post("/gradio_api/call/cerca_interventi").status_code == 404
     assert client.post("/gradio_api/upload").status_code == 404
+    assert client.get("/monitoring/summary").status_code == 404
     headers = client.post("/gradio_api/call/chiedi").headers
     assert headers["content-security-policy"].endswith(
         "frame-ancestors 'self' https://www.comune.example.it")

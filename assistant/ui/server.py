@@ -74,10 +74,13 @@ class SecurityHeaders:
 
 class PublicRoutesOnly:
     """ASGI middleware of the public app: Gradio's generic upload routes answer 404 there
-    (the citizens' app has no file input, so nothing may be stored through it), and so
-    does a call to an endpoint name the app does not have (Gradio would answer 500)."""
+    (the citizens' app has no file input, so nothing may be stored through it), and so do
+    its usage statistics and a call to an endpoint name the app does not have (Gradio
+    would answer 500)."""
 
     BLOCKED = ("/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/upload_progress")
+    # Gradio's usage statistics (counts and timings of every function) are no one's business
+    BLOCKED_PREFIXES = ("/monitoring",)
     CALL = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]+)")
 
     def __init__(self, app: Any, api_names: Any = ()) -> None:
@@ -88,7 +91,8 @@ class PublicRoutesOnly:
         if scope["type"] == "http":
             path = scope.get("path", "")
             call = self.CALL.match(path)
-            if path in self.BLOCKED or (call and call.group(1) not in self.api_names):
+            if path in self.BLOCKED or path.startswith(self.BLOCKED_PREFIXES) \
+                    or (call and call.group(1) not in self.api_names):
                 await send({"type": "http.response.start", "status": 404,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
                 await send({"type": "http.response.body", "body": b"Not Found"})
