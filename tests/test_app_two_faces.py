@@ -153,7 +153,8 @@ def test_every_public_page_has_a_csp_with_frame_ancestors(app):
         _, headers, _ = _request(app["url"], "GET", path, headers={"Accept": "text/html"})
         assert "frame-ancestors 'self'" in headers["content-security-policy"], path
         assert headers["x-content-type-options"] == "nosniff"
-    _, headers, _ = _request(app["url"], "GET", "/")
+    _, headers, body = _request(app["url"], "GET", "/", headers={"Accept-Encoding": "br, gzip"})
+    assert b'lang="it"' in body[:200] and b'lang="en"' not in body  # before any script runs
     assert "script-src 'self' 'unsafe-inline'" in headers["content-security-policy"]
     assert "unsafe-eval" not in headers["content-security-policy"]
     assert headers["x-frame-options"] == "SAMEORIGIN"

@@ -72,6 +72,41 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ItalianPage:
+    """ASGI middleware: Gradio's page says ``<html lang="en">``; this one says "it" (WCAG
+    3.1.1), in the HTML itself, before any script runs. The page is asked uncompressed from
+    Gradio (it is small) so that the attribute can be changed."""
+
+    LANG = re.compile(rb'<html(\s[^>]*?)?\slang="en"', re.S)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET" \
+                or scope.get("path") not in ("/", ""):
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"accept-encoding"]
+        start: dict = {}
+        body = bytearray()
+
+        async def capture(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page = self.LANG.sub(lambda m: m.group(0)[:-3] + b'it"', bytes(body), count=1)
+            kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            kept.append((b"content-length", str(len(page)).encode("latin-1")))
+            await send({**start, "headers": kept})
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app({**scope, "headers": headers}, receive, capture)
+
+
 class PublicRoutesOnly:
     """ASGI middleware of the public app: Gradio's generic upload routes answer 404 there
     (the citizens' app has no file input, so nothing may be stored through it), and so do
@@ -348,6 +383,7 @@ def create_server(assistant: Any, controller: UIController | None = None,
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     api_names = {getattr(fn, "api_name", None) for fn in demo.fns.values()} - {None, False}
     app.add_middleware(PublicRoutesOnly, api_names=api_names)
+    app.add_middleware(ItalianPage)
     app.add_middleware(SecurityHeaders, frame_ancestors=web.frame_ancestors)
     app.include_router(document_routes(controller.library, web.frame_ancestors))
     app.include_router(script_route(texts.section("gradio_labels")))
@@ -380,6 +416,7 @@ def create_operator_server(assistant: Any, controller: UIController | None = Non
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     # operator pages are never framed; "same-origin" lets the browser send the Origin of
     # the login form, which the login checks (with "no-referrer" it would say "null")
+    app.add_middleware(ItalianPage)
     app.add_middleware(OperatorGate, identify=access.identify)
     app.add_middleware(SecurityHeaders, frame_ancestors="'none'", referrer="same-origin")
     if isinstance(access, LoginAccess):
