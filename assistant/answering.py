@@ -307,7 +307,7 @@ class ExtractiveAnswerer:
         groups = named_groups(question, hits)
         if len(parts) < 2 and not groups:
             return [(c.hit, c.sentence) for c in self.chosen(found or [])]
-        lists = []
+        lists: list[list[Candidate]] = []
         for part in parts:
             part_kinds, part_counted = asked(part)
             per_group = []

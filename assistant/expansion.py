@@ -74,7 +74,7 @@ class QueryExpander:
 
     def __init__(self, corpus_acronyms: dict[str, str] | None = None,
                  use_glossary: bool = True, use_everyday: bool = True) -> None:
-        self.acronyms: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.acronyms: dict[str, tuple[str, str, tuple[str, ...]]] = {}
         if use_glossary:
             for key, entry in load_yaml("glossary.yaml")["acronyms"].items():
                 self.acronyms[normalize(key).replace(".", "")] = (

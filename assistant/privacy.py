@@ -349,9 +349,9 @@ def install_log_masking(logger: logging.Logger | None = None) -> PersonalDataLog
     Python's last-resort handler would do, but masked). Called by the app and the CLI."""
     logger = logger or logging.getLogger()
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setLevel(logging.WARNING)
-        logger.addHandler(handler)
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.WARNING)
+        logger.addHandler(stream)
     for handler in logger.handlers:
         existing = [f for f in handler.filters if isinstance(f, PersonalDataLogFilter)]
         if existing:

@@ -182,8 +182,8 @@ class QueryAnalyzer:
         if any(w in self.places for w in words(own)):
             return True
         phrase = _PREPOSITION.match(" ".join(own.split()).rstrip(" ?"))
-        return bool(phrase) and _replace_phrase(previous.strip().rstrip(" ?"),
-                                                phrase.group("prep"), own) is not None
+        return phrase is not None and _replace_phrase(previous.strip().rstrip(" ?"),
+                                                      phrase.group("prep"), own) is not None
 
     def _asks_something(self, question: str) -> bool:
         from .detectors import asked
@@ -209,12 +209,12 @@ class QueryAnalyzer:
         filters to search with (several for a question comparing places) and the name of
         the place when there is exactly one.
         """
-        base = {"doc_type": filters.doc_type, "year": filters.year}
+        base = Filters(doc_type=filters.doc_type, year=filters.year)
         if filters.ambito or filters.source or filters.region:
             return [filters], None
         if filters.comune:
             field_, value = self.places.get(normalize(filters.comune), ("ambito", filters.comune))
-            return [Filters(**{field_: value}, **base)], filters.comune
+            return [_scope(field_, value, base)], filters.comune
         text = " " + " ".join(words(question)) + " "
         found: dict[tuple[str, str], str] = {}
         for name, target in self.places.items():
@@ -225,9 +225,19 @@ class QueryAnalyzer:
         targets = [t for t in found if not (t[0] == "region" and t[1] in ambito_regions)]
         if not targets:
             return [filters], None
-        chosen = [Filters(**{f: v}, **base) for f, v in targets]
-        name = found[targets[0]] if len(targets) == 1 else None
-        return chosen, name
+        chosen = [_scope(f, v, base) for f, v in targets]
+        return chosen, (found[targets[0]] if len(targets) == 1 else None)
+
+
+def _scope(field_: str, value: str, base: Filters) -> Filters:
+    """``base`` (type and year) restricted to one place: an ambito or a region."""
+    from dataclasses import replace
+
+    if field_ == "ambito":
+        return replace(base, ambito=value)
+    if field_ == "region":
+        return replace(base, region=value)
+    raise ValueError(f"a place stands for an ambito or a region, got {field_!r}")
 
 
 def _strip_ellipsis(question: str) -> str:

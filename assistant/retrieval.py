@@ -259,7 +259,8 @@ class BM25Index:
             vectors_file = f"vectors-{uuid.uuid4().hex[:12]}.npy"
             for name, array in ((_order_file(vectors_file), self._order),
                                 (vectors_file, self.vectors)):
-                _save_array(self.folder / name, array)
+                if array is not None:
+                    _save_array(self.folder / name, array)
             self._vectors_file = vectors_file
         tokens_file = self._tokens_file
         if self._tokens is not None and tokens_file is None:

@@ -361,7 +361,7 @@ class SentenceTransformerEmbedder(_LazyModel):
 
         torch.set_num_threads(self.threads)
         model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.dim = int(model.get_sentence_embedding_dimension())
+        self.dim = int(model.get_sentence_embedding_dimension() or 0)
         self.max_tokens = int(model.max_seq_length or 256)
         return model
 

@@ -281,7 +281,7 @@ class LineCensus:
             lines = _page_lines(page)
             sequence = [LineKeys.of(line) for line in lines]
             drop = {i for i in self._drops(entry, sequence)
-                    if sequence[i] is None or sequence[i].line not in kept}
+                    if (key := sequence[i]) is None or key.line not in kept}
             changed = changed or bool(drop)
             out.append(Page("\n".join(line for i, line in enumerate(lines) if i not in drop),
                             page.number, page.ocr))

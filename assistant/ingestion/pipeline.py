@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
@@ -524,7 +524,7 @@ class _EmbedStream:
             self._sent = stop
             self.check()
 
-    def parts(self) -> list[tuple[int, int, object]]:
+    def parts(self) -> list[tuple[int, int, Any]]:
         """(first chunk, end, pending vectors) in order; ``pending.result()`` waits."""
         return list(self._parts)
 

@@ -15,7 +15,7 @@ Flow of :meth:`LLMAnswerer.answer_stream` (``answer`` and ``stream`` are built o
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence
 
 from .. import messages
 from ..answering import Answer, Citation, ExtractiveAnswerer, citation_for, sentences
@@ -96,7 +96,8 @@ class LLMAnswerer:
         yield from self._run(question, hits, expansions, searched, True, options)
 
     def stream(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
-               searched: str | None = None, **options: Any) -> Iterator[str]:
+               searched: str | None = None,
+               **options: Any) -> Generator[str, None, Answer | None]:
         """The answer text in pieces; the generator's return value is the final Answer
         (``answer = yield from answerer.stream(...)``)."""
         final: Answer | None = None

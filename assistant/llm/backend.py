@@ -16,7 +16,8 @@ import json
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import (Any, Callable, Generator, Iterable, Iterator, Protocol, Sequence,
+                    runtime_checkable)
 
 from ..config import Settings
 from ..errors import LLMError
@@ -78,7 +79,7 @@ def make_backend(settings: Settings) -> LlamaIndexBackend:
         from llama_index.llms.ollama import Ollama
 
         host = ollama_host(settings.llm_base_url)
-        llm = Ollama(model=settings.llm_model, base_url=host,
+        llm: Any = Ollama(model=settings.llm_model, base_url=host,
                      request_timeout=settings.llm_timeout, context_window=CONTEXT_WINDOW,
                      temperature=0.0, additional_kwargs={"num_predict": settings.llm_max_tokens})
         return LlamaIndexBackend(llm, f"ollama {settings.llm_model} @ {host}")
@@ -167,7 +168,7 @@ _DONE = object()
 
 
 def bounded(produce: Callable[[], Iterable[str]], timeout: float, idle: bool = False,
-            url: str = "") -> Iterator[str]:
+            url: str = "") -> Generator[str, None, None]:
     """The pieces ``produce()`` yields, computed in a worker thread.
 
     Raises :class:`LLMError` (reason ``timeout``) when nothing arrives in time: within

@@ -83,7 +83,7 @@ class FeedbackStore:
         wanted = ("question", "answer", "comment", "citations")
         limits = dict(limits) if limits is not None else {k: field_limit(k) for k in wanted}
         bad = {k: limits.get(k) for k in wanted
-               if not isinstance(limits.get(k), int) or limits.get(k) < 1}
+               if not isinstance(limits.get(k), int) or int(limits.get(k) or 0) < 1}
         if bad:
             raise ValueError(f"limits must give a positive number of characters for "
                              f"{', '.join(wanted)}; got {bad!r}")
@@ -135,7 +135,7 @@ class FeedbackStore:
                 "INSERT INTO feedback (created_at, rating, question, answer, citations, "
                 "comment, embedder, retriever, answerer, filters) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def rerate(self, feedback_id: int, rating: str) -> bool:
         """Change the rating of a stored row (its comment stays); False when the id is

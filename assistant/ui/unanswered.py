@@ -166,8 +166,8 @@ class UnansweredReport:
             question = self.mask(str(row.get("question") or "")).strip()
             if reason and question:
                 kept.append((row, reason, question))
-        topics = [self.topics.topic(q) for _, _, q in kept]
-        topics = self._cluster([q for _, _, q in kept], topics)
+        found = [self.topics.topic(q) for _, _, q in kept]
+        topics = self._cluster([q for _, _, q in kept], found)
         out = []
         for (row, reason, question), topic in zip(kept, topics):
             when = _parse_date(row.get("created_at"))
