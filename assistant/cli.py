@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="una riga JSON per domanda")
     ask.add_argument("--questions", type=Path, help="file con una domanda per riga")
     ask.add_argument("--history", type=Path,
-                     help="file JSON con i turni precedenti: [{\"question\": ..., \"answer\": ...}]")
+                     help="file JSON con i turni precedenti: "
+                          "[{\"question\": ..., \"answer\": ...}]")
     ask.add_argument("--ambito")
     ask.add_argument("--comune")
     ask.add_argument("--tipo", dest="doc_type", help="tipo di documento (es. 'piano di zona')")
@@ -268,7 +269,8 @@ def format_answer(answer) -> str:
                 where.append(f"{messages.text('page')} {c.page}")
             if c.section:
                 where.append(f"{messages.text('section')} «{c.section}»")
-            lines.append(f"[{c.id}] {c.title} ({c.source}{', ' if where else ''}{', '.join(where)})")
+            place = (", " if where else "") + ", ".join(where)
+            lines.append(f"[{c.id}] {c.title} ({c.source}{place})")
     return "\n".join(lines) + "\n"
 
 

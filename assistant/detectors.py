@@ -94,7 +94,8 @@ def counted_noun(question: str) -> str | None:
 
 
 _COUNT_TOKEN = re.compile(r"\w+(?:[.,/:]\w+)*")
-_NUMBER_WORDS = frozenset(["due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci", "undici", "dodici", "venti", "trenta", "cento", "mille"])
+_NUMBER_WORDS = frozenset(["due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove",
+                           "dieci", "undici", "dodici", "venti", "trenta", "cento", "mille"])
 _PLAIN_COUNT = re.compile(r"\d{1,3}(?:\.\d{3})*h?|\d+:\d+")  # "18", "1.200", "16h", "1:5000"
 _YEAR = re.compile(r"(?:19|20)\d{2}")
 
@@ -124,4 +125,5 @@ def holds_count(sentence: str, counted: str) -> bool:
     return False
 
 
-__all__ = ["Kind", "asked", "asked_kinds", "asking_terms", "counted_noun", "holds", "holds_count", "kinds"]
+__all__ = ["Kind", "asked", "asked_kinds", "asking_terms", "counted_noun", "holds",
+           "holds_count", "kinds"]

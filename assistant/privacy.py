@@ -199,7 +199,8 @@ class NameDetector:
             if match.start() < covered:  # inside the name just found
                 continue
             surname = match.group().split()[-1]
-            if surname.isupper() or _key(surname) in self.words.not_names or _key(surname) in self.words.place_words:
+            if surname.isupper() or _key(surname) in self.words.not_names \
+                    or _key(surname) in self.words.place_words:
                 continue
             before = _LAST_WORD.search(text, max(0, match.start() - 44), match.start())
             if before and _key(before.group(1)) in self.words.place_words:

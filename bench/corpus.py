@@ -109,7 +109,8 @@ class PlanWriter:
             f"Nel {year} il {acro} ha preso in carico {users} {target} residenti nei comuni "
             f"dell'ambito, di cui {users // 3} a {comune}.",
             f"Il {name} è rivolto a {target}; la domanda si presenta al Punto unico di accesso "
-            f"del Comune di {comune}, tel. 0{rng.randrange(800, 999)} {rng.randrange(100000, 999999)}.",
+            f"del Comune di {comune}, tel. 0{rng.randrange(800, 999)} "
+            f"{rng.randrange(100000, 999999)}.",
             f"Il servizio {acro} è garantito dal lunedì al venerdì dalle ore 9:00 alle 13:00 "
             f"presso la sede di {comune}.",
             f"Referente del {acro}: servizi.sociali@comune.{_slug(comune)}.it.",

@@ -44,7 +44,8 @@ def markdown(r: dict) -> str:
         lines += ["### Ingest", ""] + _table(
             ["input", "pages", "chunks", "total s", "pages/s", "chunks/s", "parse s",
              "clean+chunk s", "embed s", "store s", "BM25+state s", "peak MB",
-             "worker peak MB", "CPU s", "workers' CPU s", "pypdf alone s", "× pypdf", "re-ingest unchanged s", "index on disk"], rows) + [""]
+             "worker peak MB", "CPU s", "workers' CPU s", "pypdf alone s", "× pypdf",
+             "re-ingest unchanged s", "index on disk"], rows) + [""]
     stores = r.get("stores") or {}
     if stores:
         rows = []

@@ -96,7 +96,8 @@ class InterventionReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"funding": self.funding.as_dict(), "targets": self.targets.as_dict(),
-                "filters": self.filters.as_dict(), "found": self.found, "labelled": self.labelled, "rows": self.rows,
+                "filters": self.filters.as_dict(), "found": self.found,
+                "labelled": self.labelled, "rows": self.rows,
                 "not_interventions": self.not_interventions, "missing": self.missing,
                 "errors": self.errors}
 

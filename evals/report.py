@@ -357,7 +357,7 @@ def suite_markdown(run: SuiteRun) -> str:
         data = run.runs[name].dataset
         files = ", ".join(f"`{q.name}`" for q in reference.qa)
         parts.append(f"- **{name}** (`{_relative(reference.corpus)}`; {files}; "
-                     + ", ".join(f"{k} {v}" for k, v in data.items()) + f"): "
+                     + ", ".join(f"{k} {v}" for k, v in data.items()) + "): "
                      + reference.description)
     return "\n".join(parts).rstrip() + "\n"
 

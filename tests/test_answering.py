@@ -193,7 +193,8 @@ def test_follow_up_asks_what_the_follow_up_asks(fake_assistant: Assistant):
     assert asked(fake_assistant.analyze("e a Casarano?", history).focus) == (["amount"], None)
     focus = fake_assistant.analyze("chi lo finanzia?", [Turn("Chi gestisce il PUA?")]).focus
     assert "funding" in asked(focus)[0]
-    assert "address" not in asked_kinds("dormo in macchina e non ho più un indirizzo per i documenti")
+    assert "address" not in asked_kinds(
+        "dormo in macchina e non ho più un indirizzo per i documenti")
     assert "address" in asked_kinds("qual è l'indirizzo del PUA di Matino?")
 
 
@@ -336,7 +337,8 @@ def test_document_date_answers_when_an_article_was_published():
     answerer = ExtractiveAnswerer(min_evidence=0.0)
     answer = answerer.answer("Quando è stato approvato il Piano? mi serve la data dell'articolo",
                              [hit])
-    assert answer.answer.splitlines()[0] == "«Piano sociale di Casarano» porta la data 29 aprile 2024. [1]"
+    assert answer.answer.splitlines()[0] == \
+        "«Piano sociale di Casarano» porta la data 29 aprile 2024. [1]"
     answer = answerer.answer("Chi ha approvato il Piano sociale di zona?", [hit])
     assert "29 aprile 2024" not in answer.answer
 

@@ -291,7 +291,7 @@ def test_store_ids_come_in_the_order_of_the_dump(tmp_path, corpus):
 
 
 def test_a_reader_of_a_chroma_server_updates_its_cache_without_reading_everything(
-        chroma_server, tmp_path, corpus):
+        chroma_server, tmp_path, corpus):  # noqa: F811 - the fixture imported above
     writer = Assistant(http_settings(tmp_path, chroma_server, "w", collection="incremental"),
                        embedder=HashingEmbedder())
     writer.store.reset()

@@ -4,7 +4,6 @@ other numbers (one service sheet per page, table rows, numbered headings) are co
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from fixtures_bad import text_pdf
 

@@ -171,7 +171,8 @@ _WRITTEN_DATE = re.compile(
     r"(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})(?:,?\s+(?:ore\s+)?\d{1,2}[:.]\d{2})?$",
     re.IGNORECASE)
 _NUMERIC_DATE = re.compile(
-    r"^(?:[•\-–*]\s*)?(?:data|pubblicat[oa](?: il)?)\s*:?\s*(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})$",
+    r"^(?:[•\-–*]\s*)?(?:data|pubblicat[oa](?: il)?)\s*:?\s*"
+    r"(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})$",
     re.IGNORECASE)
 
 

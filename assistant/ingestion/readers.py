@@ -195,7 +195,8 @@ def read_pdf(data: bytes, ocr: OCR | None = None,
         raise DocumentError("blank_pdf", pages=len(pages))
     if scanned and ocr is not None and ocr.available():
         for number, text in _recognize(ocr, data, scanned, check).items():
-            if 1 <= number <= len(pages) and len(text.strip()) > len(pages[number - 1].text.strip()):
+            if 1 <= number <= len(pages) \
+                    and len(text.strip()) > len(pages[number - 1].text.strip()):
                 pages[number - 1] = Page(text=text, number=number, ocr=True)
         if not any(p.text.strip() for p in pages):
             raise DocumentError("ocr_no_text", pages=len(pages))
