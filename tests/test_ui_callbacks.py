@@ -95,6 +95,16 @@ def test_partial_and_final_messages_mark_busy_and_link_markers_to_sources():
     assert 'href="#' not in render.answer_html(_answer(text="Senza fonti [1]"))  # no anchor
 
 
+def test_public_document_rows_link_each_document(ui):
+    rows = ui.public_document_rows()
+    casarano = next(r for r in rows if "Casarano" in r[0])
+    assert casarano[0] == ("[Piano sociale di zona 2022-2024 dell'Ambito di Casarano "
+                           "\\(LeccePrima\\)](documenti/" + CASARANO + ")")
+    assert len(casarano) == 2 and casarano[1].count("/") == 2  # the day, no time
+    assert render.markdown_link("a](javascript:x)", "documenti/x") == \
+        "[a\\]\\(javascript:x\\)](documenti/x)"
+
+
 def test_pdf_links_open_at_the_page():
     assert render.document_url("piani/p.pdf", page=12) == "documenti/piani/p.pdf#page=12"
     assert render.document_url("a b.txt", chunk_id="x/y") == \

@@ -215,14 +215,14 @@ def _services_tab(ui: UIController, t: Any) -> None:
 def _documents_tab(ui: UIController, t: Any, demo: Any) -> None:
     import gradio as gr
 
-    doc_columns = texts.section("documents.columns")
+    doc_columns = texts.section("documents.public_columns")
     gr.Markdown(t("documents.public_intro"))
     docs = gr.Dataframe(headers=doc_columns, interactive=False, wrap=True,
-                        elem_id="tabella-documenti", label=t("tabs.documents"),
-                        show_label=False, buttons=[],
-                        column_widths=["42%", "30%", "8%", "8%", "12%"])
+                        datatype=["markdown", "str"],
+                        elem_id="elenco-documenti", label=t("tabs.documents"),
+                        show_label=False, buttons=[], column_widths=["68%", "32%"])
 
     def on_load():
-        return {"headers": doc_columns, "data": ui.document_rows()}
+        return {"headers": doc_columns, "data": ui.public_document_rows()}
 
     demo.load(on_load, None, docs, api_visibility="private")

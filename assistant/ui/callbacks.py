@@ -326,6 +326,11 @@ class UIController:
                          int(doc.get("pages") or 0), int(doc.get("chunks") or 0), stamp])
         return rows
 
+    def public_document_rows(self) -> list[list[Any]]:
+        """For citizens: each document as a link that opens it, and the day it was indexed."""
+        return [[render.markdown_link(title, render.document_url(source)), stamp.split(" ")[0]]
+                for title, source, _pages, _chunks, stamp in self.document_rows()]
+
     def upload(self, files: Sequence[Any] | None, progress: Progress | None = None) -> str:
         """Save the files into the corpus, re-index, and say what happened."""
         outcome = self.uploader.save(list(files or []))

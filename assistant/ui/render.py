@@ -92,6 +92,15 @@ def document_url(source: str, page: int | None = None, chunk_id: str | None = No
     return url
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+
+
+def markdown_link(label: str, url: str) -> str:
+    """``[label](url)`` for a Markdown cell, the label's Markdown characters escaped."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join((label or "").split()))
+    return f"[{text}]({quote(url, safe='/#?=&%.:')})"
+
+
 def link(url: str, label: str, css_class: str = "doc-link", title: str | None = None) -> str:
     hover = f' title="{esc(title)}"' if title else ""
     return (f'<a class="{css_class}" href="{esc(url)}" target="_blank" '

@@ -267,7 +267,10 @@ def test_public_tabs_at_both_sizes(app, driver, figures, size):
     check_page(driver, figures, "pubblico-servizi", size)
 
     _open_tab(driver, "scheda-documenti")
-    _wait(driver, lambda d: "casarano" in d.find_element(By.ID, "tabella-documenti").text)
+    _wait(driver, lambda d: "Casarano" in d.find_element(By.ID, "elenco-documenti").text)
+    links = driver.find_elements(By.CSS_SELECTOR, "#elenco-documenti a")
+    assert any("/documenti/casarano_piano_sociale_2022_2024.txt" in (a.get_attribute("href")
+                                                                       or "") for a in links)
     # read-only: no upload button (the table's own drop zone only fills the table)
     assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid$='-upload-button']")
     check_page(driver, figures, "pubblico-documenti", size)
