@@ -276,6 +276,25 @@ def test_public_tabs_at_both_sizes(app, driver, figures, size):
     check_page(driver, figures, "pubblico-documenti", size)
 
 
+def test_public_chat_and_services_in_dark_mode(app, driver, figures):
+    """Gradio follows the system's dark mode; every text stays readable there too."""
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(*SIZES["desktop"])
+    driver.get(app["url"] + "?__theme=dark")
+    _ask(driver, "Che servizi ci sono per gli anziani a Matino?")
+    assert driver.execute_script("return document.body.classList.contains('dark') || "
+                                 "!!document.querySelector('.dark')")
+    check_page(driver, figures, "pubblico-chiedi-scuro", "desktop")
+    _open_tab(driver, "scheda-servizi")
+    next(label for label in driver.find_elements(By.CSS_SELECTOR, "#situazioni label")
+         if label.text.startswith("Anziano")).click()
+    _choose(driver, "#luogo", "Matino")
+    driver.find_element(By.CSS_SELECTOR, "#mostra-servizi").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#servizi-risultati .servizio"))
+    check_page(driver, figures, "pubblico-servizi-scuro", "desktop")
+
+
 def test_tabs_answer_arrow_keys_and_markers_jump_to_their_source(app, driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
