@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-deps ingest ask eval bench clean
+.PHONY: run test lint setup system-deps ingest ask eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,7 +31,12 @@ run: ingest
 ask: ingest
 	$(BIN)/python -m assistant ask "$(Q)"
 
-test: setup system-deps
+# ruff (pyflakes and pycodestyle rules) and mypy on the package, before the tests
+lint: setup
+	$(BIN)/ruff check assistant evals tests bench app.py
+	$(BIN)/mypy assistant --ignore-missing-imports
+
+test: setup system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 eval: setup

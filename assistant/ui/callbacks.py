@@ -95,7 +95,8 @@ def make_filters(comune: str | None = None, ambito: str | None = None,
     """Widget values ("" means any) as :class:`Filters`; a comune wins over an ambito."""
     comune = (comune or "").strip() or None
     ambito = (ambito or "").strip() or None
-    year_value = int(year) if str(year or "").strip().isdigit() else None
+    text = str(year or "").strip()
+    year_value = int(text) if text.isdigit() else None
     return Filters(ambito=None if comune else ambito, comune=comune,
                    doc_type=(doc_type or "").strip() or None, year=year_value)
 
