@@ -13,23 +13,34 @@
   var labels = window.ETICHETTE_IT || {};
   var ATTRIBUTES = ["aria-label", "title", "placeholder", "aria-roledescription"];
 
+  var prefixes = window.PREFISSI_IT || {};
+
+  /* The Italian for an English label of Gradio's, or null when it is not one. */
+  function italian(value) {
+    var text = (value || "").trim();
+    if (!text) return null;
+    if (Object.prototype.hasOwnProperty.call(labels, text)) return labels[text];
+    for (var prefix in prefixes) {
+      if (Object.prototype.hasOwnProperty.call(prefixes, prefix) && text.indexOf(prefix) === 0) {
+        return prefixes[prefix].replace("{}", text.slice(prefix.length));
+      }
+    }
+    return null;
+  }
+
   function relabel(root) {
     var nodes = (root.querySelectorAll ? root.querySelectorAll("*") : []);
     for (var i = 0; i < nodes.length; i++) {
       var el = nodes[i];
       for (var a = 0; a < ATTRIBUTES.length; a++) {
-        var value = el.getAttribute(ATTRIBUTES[a]);
-        if (value && Object.prototype.hasOwnProperty.call(labels, value.trim())) {
-          el.setAttribute(ATTRIBUTES[a], labels[value.trim()]);
-        }
+        var value = italian(el.getAttribute(ATTRIBUTES[a]));
+        if (value !== null) el.setAttribute(ATTRIBUTES[a], value);
       }
       if (el.childElementCount === 0 && el.textContent &&
           (el.tagName === "BUTTON" || el.tagName === "SPAN" || el.tagName === "LABEL" ||
            el.tagName === "DIV" || el.tagName === "P")) {
-        var text = el.textContent.trim();
-        if (text && Object.prototype.hasOwnProperty.call(labels, text)) {
-          el.textContent = labels[text];
-        }
+        var text = italian(el.textContent);
+        if (text !== null) el.textContent = text;
       }
     }
   }

@@ -240,7 +240,7 @@ def document_routes(library: DocumentLibrary, frame_ancestors: str = "'self'") -
     return router
 
 
-def script_route(labels: dict[str, str]) -> Any:
+def script_route(labels: dict[str, str], prefixes: dict[str, str] | None = None) -> Any:
     """``GET /interfaccia/ui.js``: the page's behaviour (Italian labels for Gradio's own
     controls, arrow keys on tabs, [n] links, aria-busy), with the labels as data."""
     from fastapi import APIRouter
@@ -249,7 +249,8 @@ def script_route(labels: dict[str, str]) -> Any:
     from ..datafiles import read_text
 
     source = ("window.ETICHETTE_IT = " + json.dumps(labels, ensure_ascii=False) + ";\n"
-              + read_text("ui.js"))
+              + "window.PREFISSI_IT = " + json.dumps(prefixes or {}, ensure_ascii=False)
+              + ";\n" + read_text("ui.js"))
     router = APIRouter()
 
     @router.get(SCRIPT_ROUTE, include_in_schema=False)
@@ -386,7 +387,8 @@ def create_server(assistant: Any, controller: UIController | None = None,
     app.add_middleware(ItalianPage)
     app.add_middleware(SecurityHeaders, frame_ancestors=web.frame_ancestors)
     app.include_router(document_routes(controller.library, web.frame_ancestors))
-    app.include_router(script_route(texts.section("gradio_labels")))
+    app.include_router(script_route(texts.section("gradio_labels"),
+                                texts.section("gradio_label_prefixes")))
     _mount(app, demo, assistant)
     return app
 
@@ -422,7 +424,8 @@ def create_operator_server(assistant: Any, controller: UIController | None = Non
     if isinstance(access, LoginAccess):
         app.include_router(login_routes(access))
     app.include_router(document_routes(controller.library, "'none'"))
-    app.include_router(script_route(texts.section("gradio_labels")))
+    app.include_router(script_route(texts.section("gradio_labels"),
+                                texts.section("gradio_label_prefixes")))
 
     def current_user(request: Any) -> str | None:
         operator = access.identify(request)

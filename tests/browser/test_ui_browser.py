@@ -39,7 +39,8 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
                   "--hide-scrollbars", "--lang=it-IT")
 # Gradio's own English labels that must not reach an Italian user
 ENGLISH = ("Clear", "Copy message", "Like", "Dislike", "More tabs", "chatbot conversation",
-           "Chatbot", "Copy")
+           "Chatbot", "Copy", "Loading", "Loading content", "Loading response")
+ENGLISH_PREFIXES = ("user's message", "bot's message", "queue:", "processing")
 
 
 def axe_source() -> str:
@@ -178,6 +179,7 @@ def check_page(browser, figures, name: str, size: str) -> dict:
         "});"
         "return out;")
     english = sorted(set(labels) & set(ENGLISH))
+    english += [label for label in labels if label.startswith(ENGLISH_PREFIXES)]
     assert not english, f"{name} ({size}): English labels {english}"
     return figures[f"{name}-{size}"]
 
