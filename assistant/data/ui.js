@@ -6,7 +6,8 @@
  *  - tabs answer the arrow keys, Home and End (WAI-ARIA tabs pattern);
  *  - an answer's [n] markers move to their source card;
  *  - the conversation is aria-busy while an answer is being written;
- *  - aria-controls never names an element that is not in the page.
+ *  - aria-controls never names an element that is not in the page;
+ *  - a dropdown's list opens below its field, not over its label.
  * Nothing is fetched from elsewhere; no eval. */
 (function () {
   "use strict";
@@ -126,6 +127,23 @@
     }
   }
 
+  /* Gradio opens a dropdown's list upwards when there is more room above, covering the
+     field's own label (and the field before it) while one tabs through the filters: open
+     it downwards whenever the room below is enough. */
+  function listsBelow() {
+    var input = document.activeElement;
+    if (!input || input.getAttribute("role") !== "combobox") return;
+    var block = input.closest(".block");
+    var list = block && block.querySelector(".options");
+    if (!list || !list.style.bottom || list.style.bottom === "auto") return;
+    var field = (input.closest(".wrap") || input).getBoundingClientRect();
+    var room = window.innerHeight - field.bottom - 12;
+    if (room < Math.min(list.scrollHeight, 160)) return;
+    list.style.bottom = "auto";
+    list.style.top = (field.bottom + 4) + "px";
+    list.style.maxHeight = room + "px";
+  }
+
   var scheduled = false;
   function update() {
     scheduled = false;
@@ -134,6 +152,7 @@
     }
     relabel(document.body);
     danglingControls();
+    listsBelow();
     rovingTabindex();
     markBusy();
   }
@@ -150,7 +169,7 @@
     new MutationObserver(schedule).observe(document.body, {
       subtree: true, childList: true, characterData: true, attributes: true,
       attributeFilter: ["aria-label", "title", "placeholder", "aria-selected", "class",
-                        "aria-controls", "aria-expanded"]
+                        "aria-controls", "aria-expanded", "style"]
     });
   }
 

@@ -315,6 +315,17 @@ def test_tabs_answer_arrow_keys_and_markers_jump_to_their_source(app, driver):
     driver.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)  # wraps around
     _wait(driver, lambda d: d.switch_to.active_element.get_attribute("id")
           == "scheda-chat-button")
+    # tabbing through the filters, an open list never covers its own field's label
+    driver.execute_script("document.querySelector('#filtro-comune input').focus()")
+    driver.switch_to.active_element.send_keys(Keys.TAB)
+    below = _wait(driver, lambda d: d.execute_script(
+        "var i = document.activeElement, b = i.closest('.block');"
+        "var o = b && b.querySelector('.options'), l = b && b.querySelector('[data-testid=block-info]');"
+        "if (!o || !l || !o.getBoundingClientRect().height) return null;"
+        "return o.getBoundingClientRect().top >= l.getBoundingClientRect().bottom || null;"),
+        timeout=15)
+    assert below
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     _ask(driver, "Che servizi ci sono per gli anziani a Matino?")
     marker = driver.find_elements(By.CSS_SELECTOR, "#chat a.rif")[-1]
     target = marker.get_attribute("href").split("#")[1]
