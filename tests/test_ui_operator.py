@@ -85,11 +85,18 @@ def test_every_operator_callback_checks_the_role(ui, tmp_path):
     new.write_text("Sportello Arcobaleno per le famiglie.", encoding="utf-8")
     upload, delete = _fn(demo, "on_upload"), _fn(demo, "on_delete")
     search, export = _fn(demo, "on_search"), _fn(demo, "on_export")
-    assert "non permette" in upload([str(new)], bruno, progress)[0]
+    assert "non permette" in upload([str(new)], False, bruno, progress)[0]
     assert "non permette" in delete(CASARANO, CASARANO, bruno, progress)[0]
     assert not (corpus / "nuovo.txt").exists() and (corpus / CASARANO).exists()
     assert "non permette" in search("assistenza", "", "", "", "", "", nobody)[2]
     assert "non permette" in export(nobody)[1]
     assert search("assistenza domiciliare", "", "", "", "", "", bruno)[2].endswith("risultati")
-    assert "nuovo.txt" in upload([str(new)], anna, progress)[0]
+    assert "nuovo.txt" in upload([str(new)], False, anna, progress)[0]
     assert (corpus / "nuovo.txt").is_file()
+    again = tmp_path / "ancora" / "nuovo.txt"
+    again.parent.mkdir()
+    again.write_text("Sportello Arcobaleno, nuovi orari.", encoding="utf-8")
+    assert "nuovo.txt" in upload([str(again)], False, anna, progress)[0]
+    assert (corpus / "nuovo.txt").read_text(encoding="utf-8").startswith("Sportello Arcobaleno per")
+    upload([str(again)], True, anna, progress)
+    assert (corpus / "nuovo.txt").read_text(encoding="utf-8").endswith("nuovi orari.")

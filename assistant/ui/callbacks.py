@@ -332,9 +332,11 @@ class UIController:
         return [[render.markdown_link(title, render.document_url(source)), stamp.split(" ")[0]]
                 for title, source, _pages, _chunks, stamp in self.document_rows()]
 
-    def upload(self, files: Sequence[Any] | None, progress: Progress | None = None) -> str:
-        """Save the files into the corpus, re-index, and say what happened."""
-        outcome = self.uploader.save(list(files or []))
+    def upload(self, files: Sequence[Any] | None, progress: Progress | None = None,
+               replace: bool = False) -> str:
+        """Save the files into the corpus, re-index, and say what happened. A file named as
+        a document that exists is refused unless ``replace`` (the old version is kept)."""
+        outcome = self.uploader.save(list(files or []), replace=bool(replace))
         summary = None
         skipped: list[tuple[str, str]] = []
         if outcome.saved:

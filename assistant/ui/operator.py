@@ -132,6 +132,8 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
         upload_go = gr.UploadButton(t("documents.upload_button"), file_count="multiple",
                                     type="filepath", variant="primary", elem_id="carica")
         refresh = gr.Button(t("documents.refresh"))
+    replace = gr.Checkbox(value=False, label=t("documents.replace_label"),
+                          elem_id="sostituisci")
     upload_out = html_block(elem_id="esito-caricamento")
     gr.Markdown(f"## {t('documents.delete_title')}", elem_classes="titolo-sezione")
     with gr.Row():
@@ -146,13 +148,14 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
         return ({"headers": doc_columns, "data": rows},
                 gr.update(choices=[row[1] for row in rows], value=None))
 
-    def on_upload(paths, request: gr.Request, progress=gr.Progress()):
+    def on_upload(paths, replace_old, request: gr.Request, progress=gr.Progress()):
         if not allowed(request, "documents_edit"):
             return render.status_html(t("documents.not_allowed"), "errore"), *table()
-        summary = ui.upload(paths, progress_adapter(progress, t("documents.progress")))
+        summary = ui.upload(paths, progress_adapter(progress, t("documents.progress")),
+                            replace=bool(replace_old))
         return summary, *table()
 
-    upload_go.upload(on_upload, [upload_go], [upload_out, docs, delete_source],
+    upload_go.upload(on_upload, [upload_go, replace], [upload_out, docs, delete_source],
                      api_visibility="private")
 
     def on_delete(source, confirmation, request: gr.Request, progress=gr.Progress()):
