@@ -6,8 +6,10 @@ answer could never show it, and the test would fail instead of passing late."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -124,3 +126,47 @@ def test_a_real_gradio_server_streams_before_the_answer_is_complete(bot, tmp_pat
         slow.release.set()
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def test_llm_answers_reach_the_chat_while_the_reply_is_still_being_written(bot, tmp_path):
+    """Through the real LLM answerer and an OpenAI-compatible fake server that holds back
+    the end of its reply: the first checked claim is on screen before the reply ends."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fake_llm_server import _PASSAGE, FakeLLMServer, _last_user
+
+    class HeldServer(FakeLLMServer):
+        """Sends its reply in three pieces and waits before the third until released."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = threading.Event()
+            self.pieces = 0
+
+        def wait(self, seconds: float) -> None:
+            self.pieces += 1
+            if self.pieces >= 3 and not self.release.wait(120):
+                raise RuntimeError("the test never released the reply")
+
+    def grounded_reply(body):  # the first sentence of three passages, each cited
+        sentences = []
+        for number, text in _PASSAGE.findall(_last_user(body))[:3]:
+            first = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))[0].rstrip(".")
+            sentences.append(f"{first} [{number}]. ")
+        server.chunk = max(len(x) for x in sentences) + 1  # three pieces in all
+        return "".join(sentences)
+
+    with HeldServer() as server:
+        server.behave("text", text=grounded_reply)
+        settings = bot.settings.replace(answerer="llm", llm_base_url=server.openai_url)
+        llm_bot = Assistant(settings, embedder=HashingEmbedder())
+        ui = UIController(llm_bot, feedback=FeedbackStore(tmp_path / "f.sqlite3"))
+        steps = ui.chat(QUESTION, [], [])
+        next(steps)  # the question and "Sto cercando…"
+        messages, _, records = next(steps)
+        partial = messages[-1]["content"]
+        assert not server.release.is_set() and records == []
+        assert server.chat_requests()[-1]["body"].get("stream") is True
+        assert 'class="attesa"' in partial and "<p>" in partial  # text, still being written
+        server.release.set()
+        final = list(steps)[-1][0][-1]["content"]
+        assert 'class="fonte"' in final and 'aria-busy="false"' in final
