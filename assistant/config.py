@@ -164,7 +164,12 @@ class Settings:
                 data = tomllib.loads(file.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{file}: {exc}", setting="config") from exc
-            values.update(data.get("assistant", data))
+            # the [assistant] table, or a file of bare settings; other tables ([web], the
+            # web apps' own) belong to their readers
+            if "assistant" in data:
+                values.update(data["assistant"])
+            else:
+                values.update({k: v for k, v in data.items() if not isinstance(v, dict)})
         types = {f.name: f.type for f in fields(cls)}
         for name in types:
             raw = env.get(f"ASSISTANT_{name.upper()}")

@@ -155,3 +155,14 @@ def test_italian_questions_are_italian(question):
     from assistant.language import guess_language
 
     assert guess_language(question).language == "it"
+
+
+def test_a_config_file_with_only_web_settings_loads(tmp_path):
+    from assistant import Settings
+
+    path = tmp_path / "assistant.toml"
+    path.write_text('[web]\naccessibility_url = "https://comune.example/accessibilita"\n',
+                    encoding="utf-8")
+    assert Settings.load(path, env={}).top_k == Settings().top_k
+    path.write_text('top_k = 7\n[web]\nx = 1\n', encoding="utf-8")
+    assert Settings.load(path, env={}).top_k == 7
