@@ -360,6 +360,36 @@ class UIController:
         return render.upload_summary_html(outcome.saved, outcome.refused, summary, skipped)
 
 
+    def document_entry(self, source: str | None) -> dict[str, str]:
+        """The catalog fields of one document, as texts for the edit form."""
+        from ..ingestion.catalog import Catalog
+
+        corpus = Path(self.assistant.settings.corpus_dir)
+        info = Catalog.load(corpus).entries.get((source or "").strip())
+        if info is None:
+            return {"title": "", "type": "", "ambito": "", "comuni": "", "year": ""}
+        return {"title": info.title, "type": info.doc_type, "ambito": info.ambito or "",
+                "comuni": ", ".join(info.comuni), "year": str(info.year or "")}
+
+    def edit_document(self, source: str | None, fields: dict[str, str],
+                      progress: Progress | None = None) -> str:
+        """Write one document's catalog entry (title, type, ambito, comuni, year) and
+        re-index it; an invalid value is explained and changes nothing."""
+        from ..ingestion.catalog import update_document
+
+        source = (source or "").strip()
+        if self.library.resolve(source) is None:
+            return render.status_html(texts.text("documents.delete_unknown"), "errore")
+        try:
+            update_document(Path(self.assistant.settings.corpus_dir), source, fields)
+            report = self.assistant.ingest(progress=progress)
+        except AssistantError as exc:
+            return render.status_html(messages.for_error(exc), "errore")
+        finally:
+            self.refresh_facets()
+        return render.status_html(texts.text("documents.edited", source=source,
+                                             seconds=f"{report.seconds:.1f}"))
+
     def delete_document(self, source: str | None, confirmation: str | None,
                         progress: Progress | None = None) -> str:
         """Move an indexed document out of the corpus (into a folder of removed documents

@@ -174,7 +174,41 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
         return table()
 
     refresh.click(on_refresh, None, [docs, delete_source], api_visibility="private")
+    _entry_form(ui, t, allowed)
     return docs
+
+
+_ENTRY_FIELDS = ("title", "type", "ambito", "comuni", "year")
+
+
+def _entry_form(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -> None:
+    """Edit one document's catalog entry (issue: title, type, ambito, comuni, year)."""
+    import gradio as gr
+
+    gr.Markdown(f"## {t('documents.edit_title')}", elem_classes="titolo-sezione")
+    gr.Markdown(t("documents.edit_intro"))
+    source = gr.Dropdown([row[1] for row in ui.document_rows()], value=None,
+                         label=t("documents.edit_source"), elem_id="scheda-documento")
+    boxes = [gr.Textbox(label=t(f"documents.edit_field_{name}"), elem_id=f"scheda-{name}")
+             for name in _ENTRY_FIELDS]
+    save = gr.Button(t("documents.edit_button"), variant="primary", elem_id="salva-scheda")
+    out = html_block(elem_id="esito-scheda")
+
+    def on_pick(chosen):
+        entry = ui.document_entry(chosen)
+        return [entry[name] for name in _ENTRY_FIELDS]
+
+    source.change(on_pick, [source], boxes, api_visibility="private")
+
+    def on_save(chosen, title, kind, ambito, comuni, year, request: gr.Request,
+                progress=gr.Progress()):
+        if not allowed(request, "documents_edit"):
+            return render.status_html(t("documents.not_allowed"), "errore")
+        values = dict(zip(_ENTRY_FIELDS, (title, kind, ambito, comuni, year)))
+        return ui.edit_document(chosen, values,
+                                progress_adapter(progress, t("documents.progress")))
+
+    save.click(on_save, [source, *boxes], [out], api_visibility="private")
 
 
 def _feedback_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -> None:
