@@ -93,6 +93,8 @@ class Corrector:
                                        score_cutoff=self.policy.allowed(word))
             if match is not None and word.startswith(own):
                 found = match[0] + word[len(own):]
+        if len(self._cache) >= 4096:  # words typed by the public: keep the memory bounded
+            self._cache.clear()
         self._cache[word] = found
         return found
 

@@ -14,6 +14,7 @@ from ..datafiles import read_text
 from . import render, texts
 from .callbacks import UIController
 from .feedback import FeedbackStore
+from .webconfig import WebSettings
 
 SCRIPT_URL = "interfaccia/ui.js"
 
@@ -115,6 +116,9 @@ def build_app(assistant: Any, controller: UIController | None = None,
             html_block(footer)
         gr.api(ui.ask_json, api_name="domanda")
     demo.queue(default_concurrency_limit=2)
+    # bounded per-session memory: read by gr.mount_gradio_app (Gradio's default is 10,000)
+    demo.state_session_capacity = web.max_sessions if web is not None \
+        else WebSettings.max_sessions
     return demo
 
 

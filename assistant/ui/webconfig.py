@@ -49,6 +49,10 @@ class WebSettings:
     frame_ancestors: str = "'self'"
     accessibility_url: str = ""        # the accessibility statement (dichiarazione)
     accessibility_feedback: str = ""   # its feedback channel: mailto: or a form's address
+    # browser sessions whose state (conversation records, widget values; ~0.1 MB each) the
+    # public app keeps in memory; beyond it the least recently used one is forgotten
+    # (Gradio's own default, 10,000, let 30 users grow the process by ~1 GB)
+    max_sessions: int = 1000
 
     def __post_init__(self) -> None:
         self.users_file = Path(self.users_file)
@@ -66,7 +70,7 @@ class WebSettings:
             raise ConfigError(f"operator_auth must be one of {', '.join(OPERATOR_AUTH)}; "
                               f"got {self.operator_auth!r}", setting="operator_auth")
         for name in ("session_idle_minutes", "session_max_hours", "lockout_minutes",
-                     "max_login_failures"):
+                     "max_login_failures", "max_sessions"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}",
