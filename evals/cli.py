@@ -235,13 +235,7 @@ def _run_single(args: argparse.Namespace, thresholds: Any, out: TextIO, err: Tex
         violations = thresholds.check(gated.summary)
     seconds = time.perf_counter() - started
     if args.json:
-        data = run.as_json()
-        data["reports"] = {k: str(v) for k, v in written.items()}
-        if thresholds is not None:
-            data["gate"] = {"config": thresholds.config, "passed": not violations,
-                            "violations": [str(v) for v in violations]}
-        data["total_seconds"] = round(seconds, 2)
-        print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+        _print_json(run, written, thresholds, violations, seconds, out)
     else:
         print(table(run), file=out)
         if written:
@@ -309,18 +303,24 @@ def _run_suite(args: argparse.Namespace, thresholds: Any, out: TextIO, err: Text
     return 0
 
 
+def _print_json(run: Any, written: dict[str, Path], thresholds: Any, violations: list[Any],
+                seconds: float, out: TextIO) -> None:
+    """The run as JSON, with the report files written and the gate's verdict."""
+    data = run.as_json()
+    data["reports"] = {k: str(v) for k, v in written.items()}
+    if thresholds is not None:
+        data["gate"] = {"config": thresholds.config, "passed": not violations,
+                        "violations": [str(v) for v in violations]}
+    data["total_seconds"] = round(seconds, 2)
+    print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+
+
 def _print_suite(args: argparse.Namespace, run: Any, written: dict[str, Path],
                  thresholds: Any, violations: list[Any], seconds: float, out: TextIO) -> None:
     from .report import suite_table
 
     if args.json:
-        data = run.as_json()
-        data["reports"] = {k: str(v) for k, v in written.items()}
-        if thresholds is not None:
-            data["gate"] = {"config": thresholds.config, "passed": not violations,
-                            "violations": [str(v) for v in violations]}
-        data["total_seconds"] = round(seconds, 2)
-        print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+        _print_json(run, written, thresholds, violations, seconds, out)
         return
     for name in run.config_names:
         print(suite_table(run, name), file=out)

@@ -382,13 +382,21 @@ class UIController:
             return render.status_html(texts.text("documents.delete_unknown"), "errore")
         try:
             update_document(Path(self.assistant.settings.corpus_dir), source, fields)
+        except AssistantError as exc:
+            return render.status_html(messages.for_error(exc), "errore")
+        return self._reindex(progress, lambda report: texts.text(
+            "documents.edited", source=source, seconds=f"{report.seconds:.1f}"))
+
+    def _reindex(self, progress: Progress | None, done: Callable[[Any], str]) -> str:
+        """Re-index after an operator's change: ``done(report)`` on success, else the
+        error explained; the facets are read again either way."""
+        try:
             report = self.assistant.ingest(progress=progress)
         except AssistantError as exc:
             return render.status_html(messages.for_error(exc), "errore")
         finally:
             self.refresh_facets()
-        return render.status_html(texts.text("documents.edited", source=source,
-                                             seconds=f"{report.seconds:.1f}"))
+        return render.status_html(done(report))
 
     def delete_document(self, source: str | None, confirmation: str | None,
                         progress: Progress | None = None) -> str:
@@ -407,15 +415,9 @@ class UIController:
         target = removed / f"{datetime.now():%Y%m%d-%H%M%S}" / source
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
-        try:
-            report = self.assistant.ingest(progress=progress)
-        except AssistantError as exc:
-            return render.status_html(messages.for_error(exc), "errore")
-        finally:
-            self.refresh_facets()
-        return render.status_html(texts.text("documents.deleted", source=source,
-                                             folder=str(target.parent),
-                                             seconds=f"{report.seconds:.1f}"))
+        return self._reindex(progress, lambda report: texts.text(
+            "documents.deleted", source=source, folder=str(target.parent),
+            seconds=f"{report.seconds:.1f}"))
 
     # ---- unanswered questions (operators) ----------------------------------------------------
     def unanswered_html(self) -> str:
