@@ -195,7 +195,10 @@ class QueryAnalyzer:
     def _answer_hint(question: str, previous: Turn | None) -> str:
         """Words of the last answer's first line, steering the search of a follow-up that
         has no topic of its own ("a chi si rivolge?"); nothing after a refusal."""
-        if previous is None or not previous.answer or previous.answer.startswith("Non ho trovato"):
+        from . import messages
+
+        refused = messages.text("refusal", topic="").split("«")[0]
+        if previous is None or not previous.answer or previous.answer.startswith(refused):
             return ""
         first = re.sub(r"\s*\[\d+\]", "", previous.answer.strip().splitlines()[0])
         return " ".join(first.split()[:25])
