@@ -3,6 +3,7 @@ several app processes through a real ``chroma run`` server (hashing embedder, fo
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import json
 import os
@@ -12,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -32,17 +35,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    """A real Chroma server on a free loopback port, stopped after the module."""
+@contextmanager
+def running_chroma(data: Path, port: int, config: Path | None = None,
+                   env: dict[str, str] | None = None) -> Iterator[int]:
+    """``chroma run`` on 127.0.0.1:port (from the flags, or from ``config``, a YAML file),
+    stopped on exit."""
     if not CHROMA.exists():
         pytest.skip("the chroma CLI is not installed beside this Python")
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    command = [str(CHROMA), "run", str(config)] if config else \
+        [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port",
+         str(port)]
     log = open(data / "server.log", "wb")
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(data / "db"), "--host",
-                             "127.0.0.1", "--port", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -61,6 +67,13 @@ def chroma_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """A real Chroma server on a free loopback port, stopped after the module."""
+    with running_chroma(tmp_path_factory.mktemp("chroma-server"), free_port()) as port:
+        yield port
 
 
 def http_settings(tmp_path: Path, port: int, name: str, **extra) -> Settings:
@@ -219,3 +232,99 @@ def test_a_token_chroma_cannot_send_is_refused_up_front(tmp_path):
     with pytest.raises(ConfigError) as err:
         make_client(http_settings(tmp_path, free_port(), "t", chroma_token="con spazi"))
     assert err.value.facts["setting"] == "chroma_token"
+
+
+# ---- the token: Chroma 1.x does not check it; the proxy in front of it does -------------------
+CHROMA_TOKEN = "s3greto-token-per-chroma"
+LEGACY_AUTH = {"chroma_server_authn_provider":
+               "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
+               "chroma_server_authn_credentials": CHROMA_TOKEN}
+
+
+def bearer_proxy(upstream: int, token: str) -> http.server.ThreadingHTTPServer:
+    """What docs/scale-out.md puts in front of ``chroma run``: a reverse proxy that passes a
+    request on only with ``Authorization: Bearer <token>`` and answers 401 otherwise.
+    ``server.forwarded`` / ``server.refused`` list the paths of both kinds."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def relay(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            if self.headers.get("Authorization") != f"Bearer {token}":
+                self.server.refused.append(self.path)
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.server.forwarded.append(self.path)
+            upstream_conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("host", "authorization", "connection")}
+            upstream_conn.request(self.command, self.path, body=body, headers=headers)
+            response = upstream_conn.getresponse()
+            data = response.read()
+            self.send_response(response.status)
+            for name, value in response.getheaders():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.forwarded, server.refused = [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.slow
+def test_chroma_run_does_not_enforce_its_old_token_settings(tmp_path):
+    """Why docs/scale-out.md needs a proxy: chromadb 1.5.9's ``chroma run`` (the Rust
+    server) starts with the 0.x token settings, in its config file and in the environment,
+    and still lets a client without any token write. If this test fails, Chroma checks
+    tokens itself again: say so in docs/scale-out.md."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    port = free_port()
+    config = tmp_path / "chroma.yaml"
+    config.write_text(json.dumps({"persist_path": str(tmp_path / "db"), "port": port,
+                                  "listen_address": "127.0.0.1", **LEGACY_AUTH}))
+    env = {k.upper(): v for k, v in LEGACY_AUTH.items()}
+    with running_chroma(tmp_path, port, config=config, env=env):
+        anyone = chromadb.HttpClient(host="127.0.0.1", port=port,
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+        planted = anyone.get_or_create_collection("intrusione")
+        planted.add(ids=["x"], documents=["testo falso"], embeddings=[[0.1, 0.2]])
+        assert planted.count() == 1
+
+
+@pytest.mark.slow
+def test_the_token_from_the_environment_opens_a_proxied_server_and_nothing_else(
+        chroma_server, tmp_path):
+    proxy = bearer_proxy(chroma_server, CHROMA_TOKEN)
+    env = {"ASSISTANT_STORE": "http", "ASSISTANT_CHROMA_HOST": "127.0.0.1",
+           "ASSISTANT_CHROMA_PORT": str(proxy.server_address[1]),
+           "ASSISTANT_CHROMA_TOKEN": CHROMA_TOKEN, "ASSISTANT_EMBEDDER": "hashing",
+           "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+           "ASSISTANT_COLLECTION": "tokentest"}
+    try:
+        settings = Settings.load(env=env)
+        assert settings.chroma_token == CHROMA_TOKEN
+        store = ChunkStore(settings, HashingEmbedder())
+        store.reset()
+        store.set_state(note="con token")
+        assert store.get_state()["note"] == "con token" and store.count() == 0
+        assert len(proxy.forwarded) >= 4 and proxy.refused == []
+        # without the token, or with another one, the store cannot even be opened
+        for token in (None, "un-altro-token"):
+            with pytest.raises(ConfigError, match="cannot reach the Chroma server"):
+                make_client(settings.replace(chroma_token=token))
+        assert len(proxy.refused) >= 2
+    finally:
+        proxy.shutdown()
