@@ -58,9 +58,13 @@ class Corrector:
                  policy: TypoPolicy | None = None) -> None:
         self.policy = policy or TypoPolicy()
         self.stems = stems
-        self.places = sorted({p for p in places if " " not in p and len(p) >= 3})
-        self.pool = sorted(t for t, n in stems.items()
-                           if n >= self.policy.min_frequency and len(t) >= 3 and t.isalpha())
+        self.places = frozenset(p for p in places if " " not in p and len(p) >= 3)
+        pool = (t for t, n in stems.items()
+                if n >= self.policy.min_frequency and len(t) >= 3 and t.isalpha())
+        # candidates share the typed word's first letter: grouped once here, not filtered
+        # out of the whole vocabulary for every unknown word of every question
+        self._places = _by_first_letter(self.places)
+        self._pool = _by_first_letter(pool)
         self._cache: dict[str, str | None] = {}
 
     def known(self, word: str) -> bool:
@@ -81,14 +85,14 @@ class Corrector:
 
         found = None
         limit = self.policy.allowed(word, place=True)
-        places = [p for p in self.places if p[:1] == word[:1]]
+        places = self._places.get(word[:1], [])
         place = process.extractOne(word, places, scorer=DamerauLevenshtein.distance,
                                    score_cutoff=limit) if limit else None
         if place is not None:
             found = place[0]
         elif self.policy.allowed(word):
             own = stem(word)
-            pool = [t for t in self.pool if t[:1] == own[:1]]
+            pool = self._pool.get(own[:1], [])
             match = process.extractOne(own, pool, scorer=DamerauLevenshtein.distance,
                                        score_cutoff=self.policy.allowed(word))
             if match is not None and word.startswith(own):
@@ -120,6 +124,14 @@ class Corrector:
             return question, ()
         out.append(question[last:])
         return "".join(out), tuple(corrections)
+
+
+def _by_first_letter(words: Iterable[str]) -> dict[str, list[str]]:
+    """The words grouped by their first letter, each group sorted."""
+    groups: dict[str, list[str]] = {}
+    for word in sorted(words):
+        groups.setdefault(word[:1], []).append(word)
+    return groups
 
 
 __all__ = ["Corrector", "TypoPolicy"]
