@@ -183,12 +183,11 @@ class FeatureExtractor:
         qterms = [t for t in key_terms(question) if t not in ignore]
         topic = [t for t in qterms if self.stats.known(t)]
         synonyms = synonyms_for(qterms, list(expansions))
-        passages = [set(terms(" ".join((h.chunk.title, h.chunk.section or "", h.chunk.text))))
-                    for h in hits]
+        texts = [" ".join((h.chunk.title, h.chunk.section or "", h.chunk.text)) for h in hits]
+        passages = [set(terms(text)) for text in texts]
         union = set().union(*passages) if passages else set()
         salient = [t for t in salient_terms(question) if t not in ignore]
         missing = [t for t in salient if not synonyms.holds(t, union)]
-        texts = [" ".join((h.chunk.title, h.chunk.section or "", h.chunk.text)) for h in hits]
         unheld = unheld_measures(question, texts) if hits else []
         # words no document uses weigh as the rarest: "tiramisù", "Australia"
         rarest = self.stats.weight("\x00")
