@@ -75,6 +75,8 @@ class QuestionEvidence:
     crisp_missing: list[str] = field(default_factory=list)
     missing_salient: list[str] = field(default_factory=list)
     topic: list[str] = field(default_factory=list)
+    # how much closer the question is to an off-topic example than to the best passage
+    offtopic: float = 0.0
 
 
 class FeatureExtractor:
@@ -174,9 +176,13 @@ class FeatureExtractor:
     # ---- the question ----------------------------------------------------------------------
     def question(self, question: str, hits: Sequence[Hit], expansions: Sequence[Expansion],
                  kinds: Sequence[str], counted: str | None, candidates: Sequence[Candidate],
-                 ignore: set[str] | None = None, corrected: int = 0) -> QuestionEvidence:
+                 ignore: set[str] | None = None, corrected: int = 0,
+                 offtopic: float = 0.0) -> QuestionEvidence:
         """Coverage of the question's words by the passages, words unknown to the corpus,
-        names the passages lack, whether what is asked is there, the best sentences."""
+        names the passages lack, whether what is asked is there, the best sentences;
+        ``offtopic``: how close the question comes to off-topic examples
+        (:class:`assistant.scope.ScopeCheck`), which the evidence compares with how close
+        it comes to the best passage."""
         # words that say what is asked ("indirizzo web", "orari") are looked for by the
         # detectors, not as the topic
         ignore = (ignore or set()) | detectors.asking_terms()
@@ -230,7 +236,8 @@ class FeatureExtractor:
         # a name, acronym or number that no document of the corpus holds at all ("Maglie",
         # "IMU", "Australia"): the documents cannot speak of it, whatever else matches
         crisp += [t for t in missing if self.stats.df and not self.stats.known(t)]
-        return QuestionEvidence(feats, crisp, missing + unheld, topic)
+        return QuestionEvidence(feats, crisp, missing + unheld, topic,
+                                offtopic - feats["top_dense"] if offtopic else 0.0)
 
     @staticmethod
     def _missing_kinds(hits: Sequence[Hit], kinds: Sequence[str], counted: str | None,
