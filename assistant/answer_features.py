@@ -15,6 +15,7 @@ from . import detectors
 from .expansion import Expansion
 from .passages import (
     DEFINITION,
+    Synonyms,
     config,
     is_list_item,
     key_terms,
@@ -241,7 +242,7 @@ class FeatureExtractor:
 
     @staticmethod
     def _missing_kinds(hits: Sequence[Hit], kinds: Sequence[str], counted: str | None,
-                       topic: list[str], synonyms) -> tuple[list[str], bool]:
+                       topic: list[str], synonyms: Synonyms) -> tuple[list[str], bool]:
         """The crisp kinds asked that no topical sentence holds, and whether any kind asked
         is missing so."""
         wanted = [k for k in kinds if k in detectors.kinds()]
@@ -272,7 +273,7 @@ def _specificity(question: str, unknown: set[str]) -> float:
 
 
 def _topical_holds(hit: Hit, sentence: str, name: str, kind: detectors.Kind,
-                   counted: str | None, topical: list[str], synonyms) -> bool:
+                   counted: str | None, topical: list[str], synonyms: Synonyms) -> bool:
     if name == "count":
         ok = bool(counted) and detectors.holds_count(sentence, counted or "")
     else:
