@@ -469,7 +469,7 @@ class _EmbedStream:
                  title: str, check: Callable[[], None] | None = None,
                  times: StageTimes | None = None) -> None:
         self.check = check or (lambda: None)  # the file's time budget, between groups
-        self.times = times or StageTimes()  # chunking and embedding book their seconds
+        self.times = times if times is not None else StageTimes()  # chunking, embedding
         self.embedder = embedder
         self.chunker = chunker
         self.source = source
