@@ -67,6 +67,13 @@ def _listed_meaning(text: str, acro: str) -> str | None:
     return None
 
 
+def listed_definitions(text: str) -> list[int]:
+    """Where each entry of a list of acronyms starts in ``text`` (the offset of its
+    acronym), as :func:`acronyms_defined_in` reads such a list."""
+    return [m.start(1) for m in _ACRONYM_THEN_WORDS.finditer(text)
+            if _listed_meaning(text[m.end():], m.group(1)) is not None]
+
+
 def acronyms_defined_in(text: str) -> dict[str, str]:
     """Acronyms the documents define themselves: "Punto Unico di Accesso (PUA)",
     "Assistenza domiciliare sociale (Sad)", the other way round, "CIG (Codice

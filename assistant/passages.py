@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .datafiles import load_yaml
-from .expansion import Expansion
+from .expansion import Expansion, listed_definitions
 from .text import normalize, stem, stopwords, terms, words
 
 
@@ -57,8 +57,19 @@ def sentences(text: str) -> list[str]:
                 merged[-1] += " " + piece
             else:
                 merged.append(piece)
-        out.extend(m.strip() for m in merged if len(m.strip()) > 2)
+        for sentence in merged:
+            out.extend(m.strip() for m in _split_listed(sentence) if len(m.strip()) > 2)
     return out
+
+
+def _split_listed(sentence: str) -> list[str]:
+    """A list of acronyms that reads as one sentence ("RTD Responsabile per la Transizione
+    al Digitale SaaS Software as a Service ...") split into one sentence an entry."""
+    starts = listed_definitions(sentence)
+    if len(starts) < 2:
+        return [sentence]
+    bounds = ([0] if starts[0] > 0 else []) + starts + [len(sentence)]
+    return [sentence[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 

@@ -36,3 +36,15 @@ def test_a_listed_meaning_expands_the_question():
     expander = QueryExpander(corpus_acronyms=acronyms_defined_in(LIST), use_glossary=False)
     (exp,) = expander.expand("Che cosa vuol dire FICEP?")
     assert exp.meaning == "First Italian Crossborder eIDAS Proxy"
+
+
+def test_a_list_of_acronyms_splits_into_one_sentence_an_entry():
+    from assistant.passages import sentences
+
+    found = sentences("Acronimo Definizione SATD Soggetto aggregatore territoriale per il "
+                      "digitale SBN Servizio Bibliotecario Nazionale. Il RTD Responsabile "
+                      "del comune ha firmato.")
+    assert found == ["Acronimo Definizione",
+                     "SATD Soggetto aggregatore territoriale per il digitale",
+                     "SBN Servizio Bibliotecario Nazionale.",
+                     "Il RTD Responsabile del comune ha firmato."]
