@@ -68,6 +68,10 @@ def test_reopened_index_queries_without_default_embedding_function(real_index: A
     again = Assistant(Settings(corpus_dir=real_index.settings.corpus_dir,
                                index_dir=real_index.settings.index_dir))
     assert "715.000" in again.ask("valore del progetto PNRR per la disabilità a Galatina").answer
+    # a text query through Chroma's own API embeds with our model too
+    found = again.store.collection.query(query_texts=["progetto per la disabilità a Galatina"],
+                                         n_results=3, include=["metadatas"])
+    assert "galatina_pnrr_m5c2.txt" in {m["source"] for m in found["metadatas"][0]}
 
 
 def test_pdf_citations_carry_page_numbers(tmp_path, manual_pdf):
