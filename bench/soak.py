@@ -391,7 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {k: v for k, v in result.items() if k != "samples"}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     if args.svg:
-        series = {label: read_csv(Path(path)) for path, label in args.compare}
+        series: dict[str, Sequence[tuple[float, float, int]]] = {
+            label: read_csv(Path(path)) for path, label in args.compare}
         series[args.label or f"{args.clients} clients"] = result["samples"]
         args.svg.parent.mkdir(parents=True, exist_ok=True)
         args.svg.write_text(rss_svg(series, f"Server RSS, {args.clients} clients × "
