@@ -78,10 +78,12 @@ def real_index(tmp_path_factory):
     return bot
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def llm_server():
-    """One fake LLM server (``fake_llm_server.py``, OpenAI-compatible and Ollama) for the
-    whole run; tests take it through :func:`fake_llm`."""
+    """A fake LLM server (``fake_llm_server.py``, OpenAI-compatible and Ollama) for each test
+    module, taken through :func:`fake_llm`. Not one for the whole run: a reply held back past
+    the client's timeout (the slow-server tests) reads the server's behaviour when it wakes,
+    and would take the next module's canned reply; stopping the server ends it."""
     from fake_llm_server import FakeLLMServer
 
     with FakeLLMServer() as server:
