@@ -24,17 +24,16 @@ import json
 import os
 import random
 import shutil
-import socket
 import string
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
+
+from bench.app_process import AppProcess, app_env, free_port, with_demo_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -164,72 +163,21 @@ class Tally:
 
 
 # ---- the server ------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_env(workdir: Path, port: int, embedder: str,
-               extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update({
-        "ASSISTANT_EMBEDDER": embedder, "ASSISTANT_HOST": "127.0.0.1",
-        "ASSISTANT_PORT": str(port), "ASSISTANT_CORPUS_DIR": str(workdir / "corpus"),
-        "ASSISTANT_INDEX_DIR": str(workdir / "index"),
-        "ASSISTANT_FEEDBACK_DB": str(workdir / "feedback.sqlite3"),
-        "ASSISTANT_WEB_OPERATOR_PORT": "0",
-        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-        "ANONYMIZED_TELEMETRY": "False",
-    })
-    env.update(extra or {})
-    return env
-
-
 def start_server(workdir: Path, embedder: str = "use", trace_dir: Path | None = None,
                  interval: float = 5.0, extra_env: dict[str, str] | None = None,
-                 timeout: float = 600.0) -> tuple[subprocess.Popen, str]:
-    """``app.py`` over a copy of the demo corpus, once its page answers: (process, url)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    if not (workdir / "corpus").exists():
-        shutil.copytree(ROOT / "corpus", workdir / "corpus")
+                 timeout: float = 600.0) -> tuple[AppProcess, str]:
+    """``app.py`` (the public app only) over a copy of the demo corpus, once its page
+    answers: (the running process, its url)."""
+    with_demo_corpus(workdir)
     port = free_port()
-    command = [sys.executable, str(ROOT / "app.py")]
+    command = None
     if trace_dir is not None:
         command = [sys.executable, "-m", "bench.soak", "--serve-traced", str(trace_dir),
                    "--interval", str(interval)]
     url = f"http://127.0.0.1:{port}/"
-    log = (workdir / "app.log").open("ab")
-    env = server_env(workdir, port, embedder, extra_env)
-    proc = subprocess.Popen(command, cwd=workdir, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while not _answers(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            raise RuntimeError("app.py did not start:\n"
-                               + (workdir / "app.log").read_text(errors="replace")[-3000:])
-        time.sleep(1.0)
-    return proc, url
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    env = app_env(workdir, port, embedder,
+                  {"ASSISTANT_WEB_OPERATOR_PORT": "0", **(extra_env or {})})
+    return AppProcess(workdir, env, [url], command, timeout=timeout).start(), url
 
 
 def serve_traced(trace_dir: Path, interval: float) -> int:
@@ -305,10 +253,10 @@ def visitor_loop(url: str, questions: Iterator[str], tally: Tally, deadline: flo
 def run_soak(clients: int, minutes: float, interval: float, workdir: Path,
              embedder: str = "use", trace_dir: Path | None = None, seed: int = 0,
              extra_env: dict[str, str] | None = None) -> dict:
-    proc, url = start_server(workdir, embedder, trace_dir, interval, extra_env)
+    app, url = start_server(workdir, embedder, trace_dir, interval, extra_env)
     tally = Tally()
     questions = QuestionCycler.from_jsonl(QUESTIONS, seed)
-    sampler = RssSampler(lambda: rss_mb(proc.pid), interval, tally.served)
+    sampler = RssSampler(lambda: rss_mb(app.pid), interval, tally.served)
     load_start = os.getloadavg()
     try:
         sampler.start()
@@ -322,7 +270,7 @@ def run_soak(clients: int, minutes: float, interval: float, workdir: Path,
             thread.join()
         samples = sampler.stop()
     finally:
-        stop_server(proc)
+        app.stop()
     rss = [mb for _t, mb, _n in samples]
     return {"clients": clients, "minutes": minutes, "embedder": embedder,
             "server_env": dict(extra_env or {}),
@@ -443,7 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {k: v for k, v in result.items() if k != "samples"}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     if args.svg:
-        series = {label: read_csv(Path(path)) for path, label in args.compare}
+        series: dict[str, Sequence[tuple[float, float, int]]] = {
+            label: read_csv(Path(path)) for path, label in args.compare}
         series[args.label or f"{args.clients} clients"] = result["samples"]
         args.svg.parent.mkdir(parents=True, exist_ok=True)
         args.svg.write_text(rss_svg(series, f"Server RSS, {args.clients} clients × "

@@ -12,7 +12,8 @@ from assistant.env import configure_offline_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = ROOT / "corpus"
-SAMPLES = ROOT.parent / "shared" / "samples" / "pdf"
+# real PDFs, committed with the manuals eval set (EUPL v1.2; source in its catalog.yaml)
+SAMPLE_PDFS = ROOT / "evals" / "qa" / "manuals" / "corpus"
 
 configure_offline_environment()
 
@@ -36,6 +37,13 @@ def demo_corpus(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(DEMO_CORPUS, target)
     return target
+
+
+@pytest.fixture
+def manual_pdf() -> Path:
+    """A real 8-page Italian PDF made with Word (``monpnrr_manuale.pdf``): title page,
+    contents, running headers, screenshots, numbered lists."""
+    return SAMPLE_PDFS / "monpnrr_manuale.pdf"
 
 
 @pytest.fixture
@@ -68,6 +76,42 @@ def real_index(tmp_path_factory):
     bot = Assistant(settings)
     bot.ingest(corpus)
     return bot
+
+
+@pytest.fixture(scope="module")
+def llm_server():
+    """A fake LLM server (``fake_llm_server.py``, OpenAI-compatible and Ollama) for each test
+    module, taken through :func:`fake_llm`. Not one for the whole run: a reply held back past
+    the client's timeout (the slow-server tests) reads the server's behaviour when it wakes,
+    and would take the next module's canned reply; stopping the server ends it."""
+    from fake_llm_server import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_llm(llm_server):
+    """The fake LLM server with its default behaviour and an empty request log, before and
+    after the test."""
+    llm_server.reset()
+    yield llm_server
+    llm_server.reset()
+
+
+@pytest.fixture
+def llm_assistant():
+    """Builds an assistant that answers through the LLM answerer at ``url`` (the fake
+    server, or a closed port) over the index of ``settings`` (hashing embedder)."""
+    from assistant import Assistant, HashingEmbedder
+
+    def build(settings, url: str, provider: str = "openai-like", timeout: float = 5.0):
+        llm = settings.replace(answerer="llm", llm_provider=provider, llm_base_url=url,
+                               llm_model="fake-model", llm_timeout=timeout,
+                               llm_max_tokens=300)
+        return Assistant(llm, embedder=HashingEmbedder())
+
+    return build
 
 
 _SESSION_START = __import__("time").time()

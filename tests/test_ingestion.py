@@ -12,7 +12,6 @@ from assistant.ingestion.chunking import Chunker, count_pieces
 from assistant.ingestion.cleaning import clean_text, split_blocks
 from assistant.ingestion.readers import html_to_text, read_pages
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "pdf"
 SEED = Path(__file__).resolve().parent.parent / "corpus"
 
 
@@ -110,15 +109,15 @@ def test_bad_files_raise_document_error(tmp_path, name, data, reason):
     assert info.value.reason in (reason if isinstance(reason, tuple) else (reason,))
 
 
-def test_pdf_pages_are_numbered():
-    pages = read_pages(SAMPLES / "monpnrr_manuale.pdf")
+def test_pdf_pages_are_numbered(manual_pdf):
+    pages = read_pages(manual_pdf)
     assert [p.number for p in pages] == list(range(1, 9))
     assert all(p.text.strip() for p in pages)
 
 
-def test_chunks_fit_the_model_and_ids_are_stable():
+def test_chunks_fit_the_model_and_ids_are_stable(manual_pdf):
     chunker = Chunker(chunk_size=120, chunk_overlap=10)
-    pages = read_pages(SAMPLES / "monpnrr_manuale.pdf")
+    pages = read_pages(manual_pdf)
     first = chunker.chunk("m.pdf", pages, reflow=True)
     again = chunker.chunk("m.pdf", pages, reflow=True)
     assert [c.id for c in first] == [c.id for c in again]

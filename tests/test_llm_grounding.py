@@ -19,25 +19,11 @@ from assistant import Assistant, HashingEmbedder, Settings, messages
 from assistant.datafiles import load_yaml
 from assistant.llm.check import AnswerChecker, SupportModel, split_claims
 from evals import fit_support
-from fake_llm_server import FakeLLMServer
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 CASES = fit_support.load_cases()
 FALLBACK_START = messages.text("llm_fallback", detail="§").split("§")[0]
 _BLOCK = re.compile(r"<passaggio id=\"(\d+)\"[^>]*>.*?</passaggio>", re.S)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeLLMServer() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server):
-    server.reset()
-    yield server
-    server.reset()
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +36,6 @@ def indexed(tmp_path_factory) -> Settings:
     settings = Settings(corpus_dir=corpus, index_dir=folder / "index", embedder="hashing")
     Assistant(settings, embedder=HashingEmbedder()).ingest(corpus)
     return settings
-
-
-def llm_assistant(indexed: Settings, url: str) -> Assistant:
-    settings = indexed.replace(answerer="llm", llm_provider="openai-like", llm_base_url=url,
-                               llm_model="fake-model", llm_timeout=5.0, llm_max_tokens=300)
-    return Assistant(settings, embedder=HashingEmbedder())
 
 
 def replying(reply: str):
@@ -78,14 +58,14 @@ def extractive_answer(indexed: Settings, question: str):
 
 
 # ---- through the fake server ---------------------------------------------------------------
-def test_the_reply_of_the_issue_leaves_nothing_from_the_llm(indexed, fake):
+def test_the_reply_of_the_issue_leaves_nothing_from_the_llm(indexed, fake_llm, llm_assistant):
     """'Rivolgersi al sindaco. [1]' reached the user: passage 1 says nothing of a mayor."""
     question = "Quanto vale il progetto PNRR per la disabilità a Galatina?"
-    fake.behave("text", text="Il contributo ammonta a 999.999 euro [9]. "
-                             "Rivolgersi al sindaco [1].")
-    bot = llm_assistant(indexed, fake.openai_url)
+    fake_llm.behave("text", text="Il contributo ammonta a 999.999 euro [9]. "
+                                 "Rivolgersi al sindaco [1].")
+    bot = llm_assistant(indexed, fake_llm.openai_url)
     answer = bot.ask(question)
-    assert fake.chat_requests(), "the model was asked"
+    assert fake_llm.chat_requests(), "the model was asked"
     assert answer.answerer == "extractive-fallback"
     assert "sindaco" not in answer.answer and "999.999" not in answer.answer
     assert answer.notice.startswith(FALLBACK_START) and "riscontro" in answer.notice
@@ -96,10 +76,11 @@ def test_the_reply_of_the_issue_leaves_nothing_from_the_llm(indexed, fake):
 
 
 @pytest.mark.parametrize("case", CASES["cases"], ids=[c["id"] for c in CASES["cases"]])
-def test_each_claim_is_kept_only_when_its_passage_supports_it(indexed, fake, case):
+def test_each_claim_is_kept_only_when_its_passage_supports_it(indexed, fake_llm, llm_assistant,
+                                                              case):
     reply = replying(case["reply"])
-    fake.behave("text", text=reply)
-    bot = llm_assistant(indexed, fake.openai_url)
+    fake_llm.behave("text", text=reply)
+    bot = llm_assistant(indexed, fake_llm.openai_url)
     answer = bot.ask(case["question"])
     assert reply.errors == []
     claims = split_claims(re.sub(r"\[\[[^\]]*\]\]", "[1]", case["reply"]))

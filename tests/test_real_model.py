@@ -48,25 +48,40 @@ def test_real_model_refuses_out_of_scope(real_index: Assistant):
     assert real_index.ask("chi ha vinto la partita del Lecce domenica?").refused
 
 
-def test_reopened_index_queries_without_default_embedding_function(real_index: Assistant):
-    """A second process-like assistant reopens the Chroma folder with our embedder."""
+def test_reopened_index_queries_without_default_embedding_function(real_index: Assistant,
+                                                                  monkeypatch):
+    """A second process-like assistant reopens the Chroma folder and answers with our
+    embedder: Chroma's own default model (ONNX MiniLM, downloaded on first use) is never
+    called, here it raises."""
+    from chromadb.api.types import DefaultEmbeddingFunction
+    from chromadb.utils.embedding_functions import ONNXMiniLM_L6_V2
+
+    def default_embeds(self, input):  # Chroma checks an embedding function's signature
+        raise AssertionError("Chroma's default embedding function was called")
+
+    def default_loads(self, *args, **kwargs):
+        raise AssertionError("Chroma's default model was loaded")
+
+    monkeypatch.setattr(DefaultEmbeddingFunction, "__call__", default_embeds)
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "__call__", default_embeds)
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "__init__", default_loads)
     again = Assistant(Settings(corpus_dir=real_index.settings.corpus_dir,
                                index_dir=real_index.settings.index_dir))
-    ef = again.store.collection._embedding_function
-    assert type(ef).__name__ == "ChromaEmbeddingFunction"
     assert "715.000" in again.ask("valore del progetto PNRR per la disabilità a Galatina").answer
+    # a text query through Chroma's own API embeds with our model too
+    found = again.store.collection.query(query_texts=["progetto per la disabilità a Galatina"],
+                                         n_results=3, include=["metadatas"])
+    assert "galatina_pnrr_m5c2.txt" in {m["source"] for m in found["metadatas"][0]}
 
 
-def test_pdf_citations_carry_page_numbers(tmp_path):
+def test_pdf_citations_carry_page_numbers(tmp_path, manual_pdf):
     import shutil
-    from pathlib import Path
 
     from assistant import HashingEmbedder
 
-    samples = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "pdf"
     corpus = tmp_path / "pdf"
     corpus.mkdir()
-    shutil.copy(samples / "monpnrr_manuale.pdf", corpus)
+    shutil.copy(manual_pdf, corpus)
     bot = Assistant(Settings(corpus_dir=corpus, index_dir=tmp_path / "i", embedder="hashing"),
                     embedder=HashingEmbedder())
     report = bot.ingest()

@@ -8,6 +8,7 @@ theirs exists here. Theme, CSS and the page script are given when the app is mou
 """
 
 # no "from __future__ import annotations": Gradio reads the gr.LikeData annotation at run time
+from dataclasses import dataclass
 from typing import Any
 
 from ..datafiles import read_text
@@ -122,59 +123,98 @@ def build_app(assistant: Any, controller: UIController | None = None,
     return demo
 
 
+@dataclass
+class _Conversation:
+    """The chat tab's conversation column: what its events read and write."""
+
+    chatbot: Any
+    question: Any
+    send: Any
+    new_chat: Any
+    feedback_status: Any
+    comment_row: Any
+    comment: Any
+    comment_send: Any
+
+
 def _chat_tab(ui: UIController, t: Any) -> None:
+    """The conversation and its feedback on the left, the search filters on the right."""
     import gradio as gr
 
     records = gr.State([])
     feedback_id = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            chatbot = gr.Chatbot(
-                label=t("chat.label"), show_label=False, height="62vh", min_height=360,
-                elem_id="chat", placeholder=t("chat.placeholder"), buttons=["copy"],
-                feedback_options=("Like", "Dislike"), autoscroll=True, layout="panel")
-            with gr.Row(elem_id="riga-domanda"):
-                question = gr.Textbox(
-                    label=t("chat.input_label"), show_label=False,
-                    placeholder=t("chat.input_placeholder"), scale=6, min_width=200,
-                    lines=1, max_lines=4, elem_id="domanda", autofocus=True)
-                send = gr.Button(t("chat.send"), variant="primary", scale=1, min_width=90,
-                                 elem_id="invia")
-            with gr.Row(elem_id="azioni-chat"):
-                new_chat = gr.Button(t("chat.new_chat"), variant="secondary", size="sm",
-                                     elem_id="nuova-conversazione", min_width=160)
-            feedback_status = gr.Markdown(visible=False, elem_id="esito-valutazione")
-            with gr.Row(visible=False) as comment_row:
-                comment = gr.Textbox(label=t("feedback.comment_label"),
-                                     placeholder=t("feedback.comment_placeholder"),
-                                     scale=6, min_width=200, lines=1, max_lines=3)
-                comment_send = gr.Button(t("feedback.comment_send"), scale=1, min_width=110)
-            gr.Markdown(t("chat.ai_notice"), elem_classes="avvertenza-ia", elem_id="avviso-ia")
-            gr.Examples([[q] for q in texts.section("examples.citizens")], inputs=[question],
-                        label=t("chat.examples_citizens"))
+            chat = _conversation(t)
         with gr.Column(scale=1, min_width=250, elem_id="filtri"):
-            gr.Markdown(f"## {t('filters.title')}", elem_classes="titolo-filtri")
-            comune = gr.Dropdown(ui.comune_choices(), value="", label=t("filters.comune"),
-                                 elem_id="filtro-comune")
-            ambito = gr.Dropdown(ui.ambito_choices(), value="", label=t("filters.ambito"))
-            doc_type = gr.Dropdown(ui.doc_type_choices(), value="",
-                                   label=t("filters.doc_type"))
-            year = gr.Dropdown(ui.year_choices(), value="", label=t("filters.year"))
-            gr.Markdown(t("filters.help"), elem_classes="nota-filtri")
-            gr.Markdown(t("chat.disclaimer"), elem_classes="avvertenza")
+            filters = _filters(ui, t)
+    _wire_chat(ui, chat, filters, records, feedback_id)
 
-    chat_inputs = [question, chatbot, records, comune, ambito, doc_type, year]
-    chat_outputs = [chatbot, question, records]
-    question.submit(ui.chat, chat_inputs, chat_outputs, api_name="chiedi")
-    send.click(ui.chat, chat_inputs, chat_outputs, api_visibility="private")
+
+def _conversation(t: Any) -> _Conversation:
+    import gradio as gr
+
+    chatbot = gr.Chatbot(
+        label=t("chat.label"), show_label=False, height="62vh", min_height=360,
+        elem_id="chat", placeholder=t("chat.placeholder"), buttons=["copy"],
+        feedback_options=("Like", "Dislike"), autoscroll=True, layout="panel")
+    with gr.Row(elem_id="riga-domanda"):
+        question = gr.Textbox(
+            label=t("chat.input_label"), show_label=False,
+            placeholder=t("chat.input_placeholder"), scale=6, min_width=200,
+            lines=1, max_lines=4, elem_id="domanda", autofocus=True)
+        send = gr.Button(t("chat.send"), variant="primary", scale=1, min_width=90,
+                         elem_id="invia")
+    with gr.Row(elem_id="azioni-chat"):
+        new_chat = gr.Button(t("chat.new_chat"), variant="secondary", size="sm",
+                             elem_id="nuova-conversazione", min_width=160)
+    feedback_status = gr.Markdown(visible=False, elem_id="esito-valutazione")
+    with gr.Row(visible=False) as comment_row:
+        comment = gr.Textbox(label=t("feedback.comment_label"),
+                             placeholder=t("feedback.comment_placeholder"),
+                             scale=6, min_width=200, lines=1, max_lines=3)
+        comment_send = gr.Button(t("feedback.comment_send"), scale=1, min_width=110)
+    gr.Markdown(t("chat.ai_notice"), elem_classes="avvertenza-ia", elem_id="avviso-ia")
+    gr.Examples([[q] for q in texts.section("examples.citizens")], inputs=[question],
+                label=t("chat.examples_citizens"))
+    return _Conversation(chatbot, question, send, new_chat, feedback_status, comment_row,
+                         comment, comment_send)
+
+
+def _filters(ui: UIController, t: Any) -> list[Any]:
+    """The dropdowns that narrow the search: comune, ambito, document type, year."""
+    import gradio as gr
+
+    gr.Markdown(f"## {t('filters.title')}", elem_classes="titolo-filtri")
+    comune = gr.Dropdown(ui.comune_choices(), value="", label=t("filters.comune"),
+                         elem_id="filtro-comune")
+    ambito = gr.Dropdown(ui.ambito_choices(), value="", label=t("filters.ambito"))
+    doc_type = gr.Dropdown(ui.doc_type_choices(), value="", label=t("filters.doc_type"))
+    year = gr.Dropdown(ui.year_choices(), value="", label=t("filters.year"))
+    gr.Markdown(t("filters.help"), elem_classes="nota-filtri")
+    gr.Markdown(t("chat.disclaimer"), elem_classes="avvertenza")
+    return [comune, ambito, doc_type, year]
+
+
+def _wire_chat(ui: UIController, chat: _Conversation, filters: list[Any], records: Any,
+               feedback_id: Any) -> None:
+    """The chat tab's events: a question (the public ``chiedi`` endpoint), a rating and its
+    comment, a new conversation."""
+    import gradio as gr
+
+    chat_inputs = [chat.question, chat.chatbot, records, *filters]
+    chat_outputs = [chat.chatbot, chat.question, records]
+    chat.question.submit(ui.chat, chat_inputs, chat_outputs, api_name="chiedi")
+    chat.send.click(ui.chat, chat_inputs, chat_outputs, api_visibility="private")
 
     def on_like(recs, history, data: gr.LikeData):
         status, fid = ui.rate(recs, history, data.index, data.liked)
         return (gr.update(value=status, visible=bool(status)),
                 gr.update(visible=fid is not None), fid)
 
-    chatbot.like(on_like, [records, chatbot], [feedback_status, comment_row, feedback_id],
-                 api_visibility="private")
+    chat.chatbot.like(on_like, [records, chat.chatbot],
+                      [chat.feedback_status, chat.comment_row, feedback_id],
+                      api_visibility="private")
 
     def on_comment(fid, text):
         status = ui.add_comment(fid, text)
@@ -182,16 +222,17 @@ def _chat_tab(ui: UIController, t: Any) -> None:
         return (gr.update(value=status, visible=bool(status)),
                 gr.update(visible=not saved), "" if saved else text)
 
-    for event in (comment_send.click, comment.submit):
-        event(on_comment, [feedback_id, comment], [feedback_status, comment_row, comment],
-              api_visibility="private")
+    for event in (chat.comment_send.click, chat.comment.submit):
+        event(on_comment, [feedback_id, chat.comment],
+              [chat.feedback_status, chat.comment_row, chat.comment], api_visibility="private")
 
     def on_new_chat():
         return [], "", [], gr.update(value="", visible=False), gr.update(visible=False), None
 
-    reset_outputs = [chatbot, question, records, feedback_status, comment_row, feedback_id]
-    new_chat.click(on_new_chat, None, reset_outputs, api_visibility="private")
-    chatbot.clear(on_new_chat, None, reset_outputs, api_visibility="private")
+    reset_outputs = [chat.chatbot, chat.question, records, chat.feedback_status,
+                     chat.comment_row, feedback_id]
+    chat.new_chat.click(on_new_chat, None, reset_outputs, api_visibility="private")
+    chat.chatbot.clear(on_new_chat, None, reset_outputs, api_visibility="private")
 
 
 def _services_tab(ui: UIController, t: Any) -> None:
