@@ -142,16 +142,17 @@ class ServiceFinder:
 
     def find(self, situation_ids: Sequence[str], comune: str,
              progress: Progress | None = None) -> tuple[str | None, list[SituationResult]]:
-        """The notice (comune -> ambito) and, per situation, the services found."""
+        """The notice (comune -> ambito; None when no situation is chosen) and, per
+        situation, the services found."""
         chosen = self.chosen(situation_ids)
         comune = " ".join((comune or "").split())[:MAX_COMUNE_CHARS]
-        place = Filters(comune=comune or None)
+        where = Filters(comune=comune or None)
         results: list[SituationResult] = []
         notice = None
         for index, situation in enumerate(chosen):
             if progress:
                 progress(index, len(chosen), situation.label)
-            found = self.assistant.search(situation.query, self.k, place)
+            found = self.assistant.search(situation.query, self.k, where)
             notice = _place_notice(found.place, found.filters.ambito)
             results.append(self._services(situation, found.hits))
         if progress:
