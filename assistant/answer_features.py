@@ -15,6 +15,7 @@ from . import detectors
 from .expansion import Expansion
 from .passages import (
     DEFINITION,
+    Synonyms,
     config,
     is_list_item,
     key_terms,
@@ -75,6 +76,8 @@ class QuestionEvidence:
     crisp_missing: list[str] = field(default_factory=list)
     missing_salient: list[str] = field(default_factory=list)
     topic: list[str] = field(default_factory=list)
+    # how much closer the question is to an off-topic example than to the best passage
+    offtopic: float = 0.0
 
 
 class FeatureExtractor:
@@ -174,9 +177,13 @@ class FeatureExtractor:
     # ---- the question ----------------------------------------------------------------------
     def question(self, question: str, hits: Sequence[Hit], expansions: Sequence[Expansion],
                  kinds: Sequence[str], counted: str | None, candidates: Sequence[Candidate],
-                 ignore: set[str] | None = None, corrected: int = 0) -> QuestionEvidence:
+                 ignore: set[str] | None = None, corrected: int = 0,
+                 offtopic: float = 0.0) -> QuestionEvidence:
         """Coverage of the question's words by the passages, words unknown to the corpus,
-        names the passages lack, whether what is asked is there, the best sentences."""
+        names the passages lack, whether what is asked is there, the best sentences;
+        ``offtopic``: how close the question comes to off-topic examples
+        (:class:`assistant.scope.ScopeCheck`), which the evidence compares with how close
+        it comes to the best passage."""
         # words that say what is asked ("indirizzo web", "orari") are looked for by the
         # detectors, not as the topic
         ignore = (ignore or set()) | detectors.asking_terms()
@@ -230,11 +237,12 @@ class FeatureExtractor:
         # a name, acronym or number that no document of the corpus holds at all ("Maglie",
         # "IMU", "Australia"): the documents cannot speak of it, whatever else matches
         crisp += [t for t in missing if self.stats.df and not self.stats.known(t)]
-        return QuestionEvidence(feats, crisp, missing + unheld, topic)
+        return QuestionEvidence(feats, crisp, missing + unheld, topic,
+                                offtopic - feats["top_dense"] if offtopic else 0.0)
 
     @staticmethod
     def _missing_kinds(hits: Sequence[Hit], kinds: Sequence[str], counted: str | None,
-                       topic: list[str], synonyms) -> tuple[list[str], bool]:
+                       topic: list[str], synonyms: Synonyms) -> tuple[list[str], bool]:
         """The crisp kinds asked that no topical sentence holds, and whether any kind asked
         is missing so."""
         wanted = [k for k in kinds if k in detectors.kinds()]
@@ -265,7 +273,7 @@ def _specificity(question: str, unknown: set[str]) -> float:
 
 
 def _topical_holds(hit: Hit, sentence: str, name: str, kind: detectors.Kind,
-                   counted: str | None, topical: list[str], synonyms) -> bool:
+                   counted: str | None, topical: list[str], synonyms: Synonyms) -> bool:
     if name == "count":
         ok = bool(counted) and detectors.holds_count(sentence, counted or "")
     else:

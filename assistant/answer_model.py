@@ -7,7 +7,10 @@ Two logistic models, fitted by ``python -m evals fit`` on the reference sets:
 * ``answerable``: the probability that the documents answer the question at all.
 
 ``threshold`` (refuse under it) was chosen for at most 5% false refusals on the training
-sets; ``share`` keeps the sentences whose probability reaches that share of the best one.
+sets; ``share`` keeps the sentences whose probability reaches that share of the best one;
+``offtopic_margin``: refuse a question that comes closer to an off-topic example than to
+the best passage by more than this, the most any answerable training question did
+(:class:`assistant.scope.ScopeCheck`; none: no such refusal).
 The application only evaluates the models (a dot product); scikit-learn is needed to fit.
 """
 
@@ -96,6 +99,7 @@ class AnswerModel:
     threshold: float
     share: float
     fitted_on: tuple[str, ...] = ()
+    offtopic_margin: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -105,16 +109,25 @@ class AnswerModel:
             raise ConfigError(f"share must be in [0, 1], got {self.share!r}",
                               setting="answer_model")
 
+    def off_topic(self, margin: float) -> bool:
+        """Whether a question's off-topic margin (:class:`QuestionEvidence.offtopic`)
+        says it is about something the documents do not cover."""
+        return self.offtopic_margin is not None and margin > self.offtopic_margin
+
     def as_dict(self) -> dict[str, Any]:
+        extra = {} if self.offtopic_margin is None else {
+            "offtopic_margin": round(self.offtopic_margin, 6)}
         return {"fitted_on": list(self.fitted_on), "threshold": round(self.threshold, 6),
-                "share": round(self.share, 6), "sentence": self.sentence.as_dict(),
+                "share": round(self.share, 6), **extra, "sentence": self.sentence.as_dict(),
                 "answerable": self.answerable.as_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AnswerModel:
         return cls(LinearModel.from_dict(data["sentence"]),
                    LinearModel.from_dict(data["answerable"]), float(data["threshold"]),
-                   float(data["share"]), tuple(data.get("fitted_on") or ()))
+                   float(data["share"]), tuple(data.get("fitted_on") or ()),
+                   None if data.get("offtopic_margin") is None
+                   else float(data["offtopic_margin"]))
 
     @classmethod
     def load(cls, path: str | Path | None = None, embedder: str | None = None

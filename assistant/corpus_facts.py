@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .answer_features import CorpusStats
-from .store import StoredChunk
+from .chunk import Chunk
 from .text import normalize
 
 if TYPE_CHECKING:  # retrieval imports this module
@@ -116,7 +116,7 @@ class CorpusFacts:
         self._masks: dict[tuple, np.ndarray] = {}
 
     @classmethod
-    def build(cls, chunks: Sequence[StoredChunk], df: dict[str, int],
+    def build(cls, chunks: Sequence[Chunk], df: dict[str, int],
               place_aliases: Mapping[str, str] | None = None) -> CorpusFacts:
         """The facts of ``chunks`` (their acronyms found in their texts)."""
         from .expansion import acronyms_defined_in
@@ -125,7 +125,7 @@ class CorpusFacts:
         return cls([c.id for c in chunks], [c.metadata for c in chunks], df, found,
                    place_aliases)
 
-    def updated(self, kept_rows: np.ndarray, added: Sequence[StoredChunk], perm: np.ndarray,
+    def updated(self, kept_rows: np.ndarray, added: Sequence[Chunk], perm: np.ndarray,
                 df: dict[str, int]) -> CorpusFacts | None:
         """The facts of the rows ``kept_rows`` followed by ``added``, in the order ``perm``,
         with the new ``df``; None when the acronyms of each chunk are not known (an index

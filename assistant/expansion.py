@@ -36,12 +36,49 @@ def _initials(phrase: str) -> str:
     return "".join(w[:1] for w in words_ if w and w not in _CONNECTORS)
 
 
+_ACRONYM_THEN_WORDS = re.compile(r"(?<![\w.])([A-Z][A-Z0-9]{1,7})\s+(?=[A-ZÀ-Ü][a-zà-ü])")
+_WORD = re.compile(r"[^\s()\-–—,;:]+")
+
+
+def _listed_meaning(text: str, acro: str) -> str | None:
+    """The words right after an acronym, as in a list of acronyms ("RTD Responsabile per la
+    Transizione al Digitale", "FESR Fondo europeo di sviluppo regionale"): words whose
+    initials spell it, the first capitalised, connectors between them allowed. None when
+    they do not spell it."""
+    letters = normalize("".join(c for c in acro if c.isalpha()))
+    taken: list[str] = []
+    spelled = ""
+    for match in _WORD.finditer(text[:120]):
+        word = match.group(0).rstrip(".")
+        key = normalize(word.replace("’", "'")).strip("'")
+        if not key:
+            return None
+        if taken and key in _CONNECTORS:
+            taken.append(word)
+            continue
+        if not taken and not word[:1].isupper():
+            return None
+        spelled += key[:1]
+        taken.append(word)
+        if not letters.startswith(spelled):
+            return None
+        if spelled == letters:
+            return " ".join(taken)
+    return None
+
+
 def acronyms_defined_in(text: str) -> dict[str, str]:
     """Acronyms the documents define themselves: "Punto Unico di Accesso (PUA)",
-    "Assistenza domiciliare sociale (Sad)", or the other way round, "CIG (Codice
-    Identificativo Gara)". The words whose initials spell the acronym (connectors such as
-    "di", "della" skipped) are its meaning."""
+    "Assistenza domiciliare sociale (Sad)", the other way round, "CIG (Codice
+    Identificativo Gara)", or in a list of acronyms, "RTD Responsabile per la Transizione
+    al Digitale". The words whose initials spell the acronym (connectors such as "di",
+    "della" skipped) are its meaning; in a list the first one must be capitalised, as such
+    lists write it."""
     found: dict[str, str] = {}
+    for match in _ACRONYM_THEN_WORDS.finditer(text):
+        meaning = _listed_meaning(text[match.end():], match.group(1))
+        if meaning is not None:
+            found.setdefault(match.group(1), meaning)
     for match in _ACRONYM_THEN_PARENS.finditer(text):
         acro, phrase = match.group(1), match.group(2).strip()
         if _initials(phrase) == acro.lower():

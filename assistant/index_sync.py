@@ -30,7 +30,8 @@ from .corpus_facts import CorpusFacts
 from .errors import IndexMissingError
 from .ingestion.pipeline import MANIFEST_NAME
 from .lexical import LexicalIndex
-from .store import ChunkStore, Manifest, StoredChunk
+from .chunk import Chunk
+from .store import ChunkStore, Manifest
 from .text import ANALYZER_VERSION
 from .vector_cache import VectorCache
 
@@ -71,7 +72,7 @@ class IndexState:
                    None, {})
 
     @classmethod
-    def build(cls, chunks: Sequence[StoredChunk], version: str,
+    def build(cls, chunks: Sequence[Chunk], version: str,
               vectors: np.ndarray | None = None, sources: Mapping[str, str] | None = None,
               place_aliases: Mapping[str, str] | None = None) -> IndexState:
         """The state of ``chunks``; ``vectors`` (their embeddings, in the same order) enable
@@ -82,7 +83,7 @@ class IndexState:
         return cls(version, lexical, facts, VectorCache.from_vectors(vectors, facts.meta),
                    dict(sources) if sources is not None else None)
 
-    def updated(self, added: Sequence[StoredChunk], removed: Sequence[str], version: str,
+    def updated(self, added: Sequence[Chunk], removed: Sequence[str], version: str,
                 added_vectors: np.ndarray | None = None, order: Sequence[str] | None = None,
                 sources: Mapping[str, str] | None = None) -> IndexState | None:
         """This state without the ``removed`` chunks and with the ``added`` ones (an added
@@ -408,8 +409,8 @@ def retired_ids(manifest: Manifest) -> frozenset[str]:
                      for cid in entry.get("retired") or ())
 
 
-def listed_only(chunks: list[StoredChunk], vectors: Any, sources: Mapping[str, str],
-                retired: frozenset[str]) -> tuple[list[StoredChunk], Any]:
+def listed_only(chunks: list[Chunk], vectors: Any, sources: Mapping[str, str],
+                retired: frozenset[str]) -> tuple[list[Chunk], Any]:
     """``chunks`` (and their rows of ``vectors``) of documents in ``sources`` and not
     ``retired``: what a consistent state holds."""
     keep = [i for i, chunk in enumerate(chunks)

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 
 from .atomic import save_array, write_text
-from .store import StoredChunk
+from .chunk import Chunk
 from .text import terms
 
 EMPTY_TERM = "_vuoto_"  # the one term of a chunk without any (no real term has "_")
 
 
-def chunk_terms(chunk: StoredChunk) -> list[str]:
+def chunk_terms(chunk: Chunk) -> list[str]:
     """The terms a chunk is found by: its title, section and text."""
     text = " ".join(x for x in (chunk.title, chunk.section or "", chunk.text) if x)
     return terms(text) or [EMPTY_TERM]
@@ -148,7 +148,7 @@ class LexicalIndex:
         self._model_dir = model_dir
 
     @classmethod
-    def build(cls, chunks: Sequence[StoredChunk]) -> LexicalIndex:
+    def build(cls, chunks: Sequence[Chunk]) -> LexicalIndex:
         """Index ``chunks`` (rows in their order)."""
         vocab: dict[str, int] = {}
         docs = [[vocab.setdefault(t, len(vocab)) for t in chunk_terms(c)] for c in chunks]
@@ -169,7 +169,7 @@ class LexicalIndex:
                 self._tokens = tokens  # a cache: the same lists every time
         return self._tokens
 
-    def updated(self, kept_rows: np.ndarray, added: Sequence[StoredChunk],
+    def updated(self, kept_rows: np.ndarray, added: Sequence[Chunk],
                 perm: np.ndarray) -> LexicalIndex | None:
         """A new index over the rows ``kept_rows`` of this one followed by ``added`` (only
         they are tokenised), put in the order ``perm`` (positions in that combined list):

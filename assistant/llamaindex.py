@@ -6,9 +6,9 @@ of its own: it asks an :class:`~assistant.Assistant` to analyse the question (pl
 acronyms, typos, the filters) and to retrieve (dense + BM25, fused), exactly as the
 assistant does for its own answers, and hands the passages back as ``NodeWithScore`` whose
 ``TextNode`` carries our metadata (source, title, page, section, ambito, doc_type, year,
-chunk id). :meth:`HybridRetriever.to_hits` turns such nodes back into the assistant's
-``Hit`` list, so the extractive and the LLM answerers can answer from what this retriever
-found.
+chunk id). Chunks become nodes only here, at this edge: the store keeps its own records.
+:meth:`HybridRetriever.to_hits` turns such nodes back into the assistant's ``Hit`` list, so
+the extractive and the LLM answerers can answer from what this retriever found.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from llama_index.core.vector_stores.types import (FilterCondition, FilterOperato
 
 from .conversation import Turn
 from .retrieval import Filters, Hit
-from .store import StoredChunk
+from .chunk import Chunk
 
 if TYPE_CHECKING:
     from .query import Query
@@ -105,8 +105,8 @@ class HybridRetriever(BaseRetriever):
                 raise ValueError("node was not made by HybridRetriever (no matching "
                                  f"{CHUNK_ID_KEY!r} in its metadata): {item.node.node_id!r}")
             extra = {key: metadata.pop(key, None) for key in (CHUNK_ID_KEY, *_RANK_KEYS)}
-            chunk = StoredChunk(item.node.node_id, item.node.get_content(), metadata,
-                                float(extra["chunk_score"] or 0.0))
+            chunk = Chunk(item.node.node_id, item.node.get_content(), metadata,
+                          float(extra["chunk_score"] or 0.0))
             hits.append(Hit(chunk, float(item.score or 0.0), extra["dense_rank"],
                             extra["bm25_rank"], float(extra["dense_score"] or 0.0)))
         return hits

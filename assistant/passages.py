@@ -147,7 +147,7 @@ DEFINITION = re.compile(r"\bcos['e ]|\bcosa (?:significa|vuol dire|sono|e)\b|\bs
                          r"\bsignifica\b|\bvuol dire\b|\bche cos|\bdefinizion")
 
 
-class Synonyms(dict):
+class Synonyms(dict[str, list[frozenset[str]]]):
     """For each key term, the phrases (sets of stems) that stand for it: a passage holds the
     term when it has the term itself or *all* the stems of one phrase ("badante" is held by
     a passage about "caregiver familiare", "ISEE" is not held by "situazione")."""

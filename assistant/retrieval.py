@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .chunk import Chunk
 from .embedding import Embedder
 from .sections import listed_section_ids
-from .store import ChunkStore, StoredChunk
+from .store import ChunkStore
 from .text import terms
 
 if TYPE_CHECKING:  # these modules import Filters and Hit from here
@@ -60,7 +61,7 @@ class Filters:
 class Hit:
     """A retrieved chunk with its fused score and its rank in each retriever (or None)."""
 
-    chunk: StoredChunk
+    chunk: Chunk
     score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
@@ -275,6 +276,6 @@ class Retriever:
         return self.store.search_ids(vector, self.options.candidates, where)
 
 
-def _scored(chunk: StoredChunk, score: float) -> StoredChunk:
-    return chunk if chunk.score == score else StoredChunk(chunk.id, chunk.text,
+def _scored(chunk: Chunk, score: float) -> Chunk:
+    return chunk if chunk.score == score else Chunk(chunk.id, chunk.text,
                                                           chunk.metadata, score)

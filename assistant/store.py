@@ -1,7 +1,14 @@
-"""The chunk store: a Chroma collection behind LlamaIndex's ``ChromaVectorStore``.
+"""The chunk store: one Chroma collection, written and read directly.
 
-Embeddings always come from our embedder; Chroma's default embedding function (which would
-download a model) is never used, also when an existing collection is reopened.
+Every write and read goes to the collection itself, with our chunk ids, our metadata
+(:data:`METADATA_KEYS`) and embeddings from our embedder; Chroma's default embedding
+function (which would download a model) is never used, also when an existing collection is
+reopened. LlamaIndex's ``ChromaVectorStore`` is not used: the reads here need exact
+filtered search, batches under the client's ``max_batch_size``, searches limited to the
+published chunks (:meth:`ChunkStore.show_only`) and a side collection for the manifest,
+which it does not offer. LlamaIndex is the retrieval face instead
+(:class:`assistant.llamaindex.HybridRetriever`), which turns chunks into ``TextNode`` at
+that edge.
 """
 
 from __future__ import annotations
@@ -10,13 +17,12 @@ import contextlib
 import errno
 import json
 import string
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
-from llama_index.core.schema import TextNode
 
+from .chunk import Chunk
 from .config import Settings
 from .embedding import ChromaEmbeddingFunction, Embedder
 from .errors import (AssistantError, ConfigError, DiskFullError, IndexMissingError,
@@ -27,35 +33,11 @@ FALLBACK_BATCH = 1000  # records per write when the client cannot say its own li
 WIDEST_SEARCH = 50  # a search skipping hidden chunks asks for at most k * this neighbours
 STATE_PREFIX = "state_"  # keys of the shared state in the collection's metadata
 MANIFEST_SUFFIX = "-manifest"  # side collection holding the manifest on a Chroma server
-_META_KEYS = ("source", "title", "page", "section", "doc_type", "ambito", "comuni", "region",
-              "province", "year", "ordinal", "url", "date")
+# the metadata fields a chunk carries in the store, in the order reads give them
+METADATA_KEYS = ("source", "title", "page", "section", "doc_type", "ambito", "comuni",
+                 "region", "province", "year", "ordinal", "url", "date")
 
-
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk as the store returns it, with its score for the question (higher is better)."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any]
-    score: float = 0.0
-
-    @property
-    def source(self) -> str:
-        return str(self.metadata.get("source", ""))
-
-    @property
-    def page(self) -> int | None:
-        page = self.metadata.get("page")
-        return int(page) if isinstance(page, (int, float)) and page > 0 else None
-
-    @property
-    def section(self) -> str | None:
-        return self.metadata.get("section") or None
-
-    @property
-    def title(self) -> str:
-        return str(self.metadata.get("title") or self.source)
+StoredChunk = Chunk  # the name retrieval, the answerers and the tests import
 
 
 def make_client(settings: Settings, create: bool = True) -> Any:
@@ -133,8 +115,6 @@ class ChunkStore:
 
     def __init__(self, settings: Settings, embedder: Embedder, client: Any = None,
                  create: bool = True) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         if not settings.collection or not settings.collection.replace("_", "").replace(
                 "-", "").isalnum():
             raise ConfigError(f"collection name must be alphanumeric, got {settings.collection!r}",
@@ -146,7 +126,6 @@ class ChunkStore:
         self._max_batch: int | None = None
         self._visible: frozenset[str] | None = None
         self.collection = self._open_collection()
-        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
 
     def _open_collection(self) -> Any:
         """The collection, created when missing: cosine space, our embedding function, and
@@ -186,33 +165,31 @@ class ChunkStore:
                 self._max_batch = FALLBACK_BATCH
         return self._max_batch
 
-    def add(self, nodes: list[TextNode], embeddings: np.ndarray) -> None:
-        """Store nodes with their precomputed embeddings, in batches under Chroma's
-        ``max_batch_size``; a chunk whose id is stored already is replaced (upsert), so a
-        new version can be written before the old one is removed."""
-        from llama_index.core.schema import MetadataMode
-        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+    def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+        """Store chunks with their precomputed embeddings (row i for chunk i), in batches
+        under Chroma's ``max_batch_size``; a chunk whose id is stored already is replaced
+        (upsert), so a new version can be written before the old one is removed.
 
+        Raises ``ValueError`` when the counts differ or a chunk carries a metadata key
+        outside :data:`METADATA_KEYS` (reads would drop it), naming it."""
         vectors = np.asarray(embeddings, dtype=np.float64)
+        if len(vectors) != len(chunks):
+            raise ValueError(f"one embedding per chunk expected: {len(chunks)} chunks, "
+                             f"{len(vectors)} embeddings")
+        metadatas = [_stored_metadata(chunk) for chunk in chunks]
         step = self.max_batch_size
-        for start in range(0, len(nodes), step):
-            batch = nodes[start:start + step]
-            metadatas = []
-            for node in batch:  # the records LlamaIndex's ChromaVectorStore.add writes
-                meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-                metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
+        for start in range(0, len(chunks), step):
+            batch = chunks[start:start + step]
             with store_errors(self.settings):
-                self.collection.upsert(
-                    ids=[n.node_id for n in batch],
-                    embeddings=vectors[start:start + step],
-                    metadatas=metadatas,
-                    documents=[n.get_content(metadata_mode=MetadataMode.NONE)
-                               for n in batch])
+                self.collection.upsert(ids=[c.id for c in batch],
+                                       embeddings=vectors[start:start + step],
+                                       metadatas=metadatas[start:start + step],
+                                       documents=[c.text for c in batch])
 
     def delete_source(self, source: str) -> None:
-        """Remove every chunk of one document (its ``ref_doc_id`` is its source path)."""
+        """Remove every chunk of one document (its ``source`` path)."""
         with store_errors(self.settings):
-            self.vector_store.delete(ref_doc_id=source)
+            self.collection.delete(where={"source": source})
 
     def delete_ids(self, ids: Iterable[str]) -> None:
         """Remove these chunks (ids the store does not hold are ignored)."""
@@ -245,9 +222,6 @@ class ChunkStore:
             self._drop_manifest_collection()
         self.client.delete_collection(self.settings.collection)
         self.collection = self._open_collection()
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
 
     # ---- shared state (several processes, several machines) ------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -313,7 +287,7 @@ class ChunkStore:
             counts[chunk.source] = counts.get(chunk.source, 0) + 1
         return counts
 
-    def iter_chunks(self, batch: int = 2000, include_text: bool = True) -> Iterator[StoredChunk]:
+    def iter_chunks(self, batch: int = 2000, include_text: bool = True) -> Iterator[Chunk]:
         include = ["metadatas", "documents"] if include_text else ["metadatas"]
         offset = 0
         while True:
@@ -323,15 +297,15 @@ class ChunkStore:
                 return
             docs = got.get("documents") or [""] * len(ids)
             for cid, text, meta in zip(ids, docs, got["metadatas"]):
-                yield StoredChunk(cid, text or "", _clean_meta(meta))
+                yield Chunk(cid, text or "", _read_metadata(meta))
             offset += len(ids)
 
-    def get(self, ids: Iterable[str]) -> list[StoredChunk]:
+    def get(self, ids: Iterable[str]) -> list[Chunk]:
         ids = list(ids)
         if not ids:
             return []
         got = _in_order(self.collection.get(ids=ids, include=["metadatas", "documents"]), ids)
-        return [StoredChunk(cid, text or "", _clean_meta(meta))
+        return [Chunk(cid, text or "", _read_metadata(meta))
                 for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])]
 
     def search_ids(self, vector: np.ndarray, k: int,
@@ -382,11 +356,11 @@ class ChunkStore:
             out.extend(got["ids"])
 
     def dump(self, batch: int = 5000,
-             ids: list[str] | None = None) -> tuple[list[StoredChunk], np.ndarray | None]:
+             ids: list[str] | None = None) -> tuple[list[Chunk], np.ndarray | None]:
         """Every chunk with its embedding (rows in the order of the chunks), in one pass;
         for the lexical index, which also serves exact filtered dense search. With ``ids``,
         only those chunks, in that order (an id the store does not hold is left out)."""
-        chunks: list[StoredChunk] = []
+        chunks: list[Chunk] = []
         parts: list[np.ndarray] = []
         offset = 0
         include = ["metadatas", "documents", "embeddings"]
@@ -403,7 +377,7 @@ class ChunkStore:
             if not found and ids is None:
                 break
             docs = got.get("documents") or [""] * len(found)
-            chunks.extend(StoredChunk(cid, text or "", _clean_meta(meta))
+            chunks.extend(Chunk(cid, text or "", _read_metadata(meta))
                           for cid, text, meta in zip(found, docs, got["metadatas"]))
             embeddings = got.get("embeddings")
             if found and embeddings is not None and len(embeddings) == len(found):
@@ -431,25 +405,6 @@ class ChunkStore:
         if out.shape[1] == 0 or np.isnan(out[:, 0]).any():
             return None
         return out
-
-    def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[StoredChunk]:
-        """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
-        if k < 1:
-            return []
-        # Chroma returns fewer than n_results when the collection is smaller (or empty), so
-        # no count() first: that saved call is a round trip to a Chroma server
-        out: list[StoredChunk] = []
-        for n in self._wider(k):
-            res = self.collection.query(query_embeddings=[np.asarray(vector).tolist()],
-                                        n_results=n, where=where or None,
-                                        include=["metadatas", "documents", "distances"])
-            rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                            res["distances"][0]))
-            out = [StoredChunk(cid, text or "", _clean_meta(meta), 1.0 - float(dist))
-                   for cid, text, meta, dist in rows if self._shown(cid)]
-            if len(out) >= k or len(rows) < n:
-                break
-        return out[:k]
 
 
 @contextlib.contextmanager
@@ -503,17 +458,23 @@ def _in_order(got: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     return out
 
 
-def _clean_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+def _stored_metadata(chunk: Chunk) -> dict[str, Any]:
+    """The record's metadata for one chunk (``None`` stored as "")."""
+    unknown = sorted(set(chunk.metadata).difference(METADATA_KEYS))
+    if unknown:
+        raise ValueError(f"chunk {chunk.id!r} has metadata keys the store does not keep: "
+                         f"{', '.join(unknown)} (kept: {', '.join(METADATA_KEYS)})")
+    return {k: ("" if v is None else v) for k, v in chunk.metadata.items()}
+
+
+def _read_metadata(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """A chunk's metadata from its record: the :data:`METADATA_KEYS` it has, in that
+    order. Anything else is left out, in particular the keys LlamaIndex's
+    ``ChromaVectorStore`` wrote beside ours in indexes built before the store wrote to
+    Chroma itself (``_node_content``, ``_node_type``, ``doc_id``, ``document_id``,
+    ``ref_doc_id``): such an index reads as one written now, without a rebuild."""
     meta = meta or {}
-    return {k: meta[k] for k in _META_KEYS if k in meta}
-
-
-def node_metadata(info_meta: dict[str, Any], source: str, page: int | None,
-                  section: str | None, ordinal: int) -> dict[str, Any]:
-    meta = dict(info_meta)
-    meta.update({"source": source, "page": page or 0, "section": section or "",
-                 "ordinal": ordinal})
-    return meta
+    return {k: meta[k] for k in METADATA_KEYS if k in meta}
 
 
 class Manifest:

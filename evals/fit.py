@@ -60,9 +60,10 @@ class QuestionRecord:
     candidates: list[Candidate]
     labels: list[bool]
     extractor: FeatureExtractor
-    args: tuple  # (searched, hits, expansions, kinds, counted, ignore, corrected)
+    args: tuple  # (searched, hits, expansions, kinds, counted, ignore, corrected, offtopic)
     question_features: dict[str, float] = field(default_factory=dict)
     crisp_missing: bool = False
+    offtopic: float = 0.0  # QuestionEvidence.offtopic
 
 
 def collect(reference: ReferenceSet, cache: IndexCache, base: Settings,
@@ -75,6 +76,7 @@ def collect(reference: ReferenceSet, cache: IndexCache, base: Settings,
     bot.warm_up()
     progress(f"{reference.name}: {folder}")
     records = []
+    scope = getattr(bot.answerer, "scope", None)  # the assistant's own off-topic check
     try:
         for item in reference.items():
             history = [Turn(q, a) for q, a in item.history]
@@ -87,10 +89,12 @@ def collect(reference: ReferenceSet, cache: IndexCache, base: Settings,
             candidates = extractor.candidates(query.searched, hits, list(query.expansions),
                                               kinds, counted, ignore)
             labels = [any(contains(c.sentence, f) for f in item.facts) for c in candidates]
+            offtopic = scope.similarity(query.dense_text or query.searched) \
+                if scope is not None else 0.0
             records.append(QuestionRecord(
                 reference.name, item, candidates, labels, extractor,
                 (query.searched, hits, list(query.expansions), kinds, counted, ignore,
-                 len(query.corrections))))
+                 len(query.corrections), offtopic)))
     finally:
         bot.close()
     return records
@@ -126,11 +130,12 @@ def _score_sentences(records: Sequence[QuestionRecord], model: LinearModel) -> N
     for record in records:
         for candidate in record.candidates:
             candidate.probability = model.probability(candidate.features)
-        searched, hits, expansions, kinds, counted, ignore, corrected = record.args
+        searched, hits, expansions, kinds, counted, ignore, corrected, offtopic = record.args
         evidence = record.extractor.question(searched, hits, expansions, kinds, counted,
-                                             record.candidates, ignore, corrected)
+                                             record.candidates, ignore, corrected, offtopic)
         record.question_features = evidence.features
         record.crisp_missing = bool(evidence.crisp_missing)
+        record.offtopic = evidence.offtopic
 
 
 def _chosen(record: QuestionRecord, share: float, limit: int) -> list[int]:
@@ -176,7 +181,15 @@ def fit(records: Sequence[QuestionRecord], names: Sequence[str], limit: int,
         [r.set_name for r in records])
     threshold = _threshold(records, answerable, max_false_refusal)
     share = _best_share(records, limit)
-    return AnswerModel(sentence, answerable, float(threshold), float(share), tuple(names))
+    return AnswerModel(sentence, answerable, float(threshold), float(share), tuple(names),
+                       _offtopic_margin(records))
+
+
+def _offtopic_margin(records: Sequence[QuestionRecord]) -> float | None:
+    """The most any answerable training question came closer to an off-topic example than
+    to its best passage: a question beyond it is refused (none without off-topic scores)."""
+    margins = [r.offtopic for r in records if r.item.answerable]
+    return max(margins) if margins and any(margins) else None
 
 
 def _threshold(records: Sequence[QuestionRecord], model: LinearModel,
@@ -207,7 +220,8 @@ def evaluate(records: Sequence[QuestionRecord], model: AnswerModel, limit: int
 
     def refused(record: QuestionRecord) -> bool:
         return record.crisp_missing or not record.candidates or \
-            model.answerable.probability(record.question_features) < model.threshold
+            model.answerable.probability(record.question_features) < model.threshold or \
+            model.off_topic(record.offtopic)
 
     facts = sum(not refused(r) and any(r.labels[i] for i in _chosen(r, model.share, limit))
                 for r in answerable)
@@ -230,7 +244,8 @@ def run_fit(suite: Suite, cache: IndexCache, base: Settings, out: TextIO,
         model = fit(training, [s.name for s in fold.training], limit)
         report["leave_one_out"][fold.held_out.name] = {
             **evaluate(records[fold.held_out.name], model, limit),
-            "threshold": model.threshold, "share": model.share}
+            "threshold": model.threshold, "share": model.share,
+            "offtopic_margin": model.offtopic_margin}
     everything = [r for rs in records.values() for r in rs]
     final = fit(everything, suite.names, limit)
     for name, rs in records.items():
@@ -257,15 +272,16 @@ _HEADER = """\
 
 def _table(report: dict[str, Any]) -> str:
     keys = ("facts", "fact_reachable", "false_refusal", "refusal_recall", "ood_refused")
-    lines = ["| set | " + " | ".join(keys) + " | threshold | share |",
-             "|---|" + "---|" * (len(keys) + 2)]
+    lines = ["| set | " + " | ".join(keys) + " | threshold | share | off-topic margin |",
+             "|---|" + "---|" * (len(keys) + 3)]
     for name, row in report["leave_one_out"].items():
         cells = " | ".join(f"{row[k]:.3f}" for k in keys)
+        margin = row.get("offtopic_margin")
         lines.append(f"| {name} (held out) | {cells} | {row['threshold']:.3f} | "
-                     f"{row['share']:.2f} |")
+                     f"{row['share']:.2f} | {'-' if margin is None else f'{margin:.3f}'} |")
     for name, row in report["in_sample"].items():
         cells = " | ".join(f"{row[k]:.3f}" for k in keys)
-        lines.append(f"| {name} (all sets) | {cells} | | |")
+        lines.append(f"| {name} (all sets) | {cells} | | | |")
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ import pytest
 from assistant import Assistant, HashingEmbedder, IndexState, Settings
 from assistant.ingestion.pipeline import Ingestor
 from assistant.retrieval import Filters
-from assistant.store import StoredChunk
+from assistant.chunk import Chunk
 from assistant.text import terms
 from test_chroma_server import chroma_server, http_settings  # noqa: F401 - the fixture
 
@@ -207,8 +207,8 @@ def test_removed_documents_leave_terms_acronyms_and_vectors(tmp_path, corpus):
 def test_update_in_memory_matches_build_over_the_final_chunks():
     """Without a store: a chunk re-added under its id with new metadata replaces the old
     one, and the chunks take the order given."""
-    def chunk(cid: str, text: str, title: str = "Piano", ambito: str = "A") -> StoredChunk:
-        return StoredChunk(cid, text, {"source": f"{ambito}.txt", "title": title,
+    def chunk(cid: str, text: str, title: str = "Piano", ambito: str = "A") -> Chunk:
+        return Chunk(cid, text, {"source": f"{ambito}.txt", "title": title,
                                        "ambito": ambito, "section": ""})
 
     first = [chunk("a", "Assistenza domiciliare integrata (ADI) per anziani"),

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from assistant import Assistant, HashingEmbedder, IndexState, Retriever, Settings
-from assistant.ingestion.chunking import Chunk
-from assistant.ingestion.pipeline import Ingestor
+from assistant.chunk import Chunk, chunk_metadata
 from assistant.retrieval import Filters
 from assistant.store import Manifest
 
@@ -29,14 +28,14 @@ def _bot(tmp_path, sizes: dict[str, int]) -> Assistant:
     manifest = Manifest(settings.index_dir / "manifest.json")
     for ambito, n in sizes.items():
         source = f"{ambito.lower()}.txt"
-        chunks = [Chunk(f"{ambito}-{i:04d}", f"L'ambito di {ambito} offre il servizio di "
-                        f"{SERVICES[i % len(SERVICES)]}, scheda numero {i}.", source, None,
-                        "Servizi", i) for i in range(n)]
         meta = {"title": f"Piano di {ambito}", "ambito": ambito, "doc_type": "piano di zona",
                 "region": "Puglia" if ambito != "Ancona" else "Marche",
                 "year": 2021 if ambito == "Galatina" else 2022}
-        nodes = [Ingestor._node(c, meta) for c in chunks]
-        bot.store.add(nodes, bot.embedder.embed_passages([c.text for c in chunks]))
+        chunks = [Chunk(f"{ambito}-{i:04d}", f"L'ambito di {ambito} offre il servizio di "
+                        f"{SERVICES[i % len(SERVICES)]}, scheda numero {i}.",
+                        chunk_metadata(source, None, "Servizi", i)).with_document(meta)
+                  for i in range(n)]
+        bot.store.add(chunks, bot.embedder.embed_passages([c.text for c in chunks]))
         manifest.files[source] = {"hash": ambito, "chunks": n, "pages": 1}
     manifest.save()
     return bot
@@ -48,7 +47,7 @@ def bot(tmp_path):
 
 
 def _chroma_filtered(bot: Assistant, vector, k: int, filters: Filters):
-    return [(c.id, c.score) for c in bot.store.search(vector, k, filters.where())]
+    return bot.store.search_ids(vector, k, filters.where())
 
 
 def _exact(bot: Assistant, vector, k: int, filters: Filters):

@@ -10,7 +10,7 @@ import pytest
 from assistant import (ConfigError, CorpusFacts, HashingEmbedder, IndexState, Retriever,
                        RetrievalOptions, Settings)
 from assistant.retrieval import Filters
-from assistant.store import StoredChunk
+from assistant.chunk import Chunk
 
 IDS = ["a", "b", "c", "d"]
 
@@ -44,7 +44,7 @@ class _Store:
         return [("b", 0.6), ("c", 0.5)]
 
     def get(self, ids):
-        return [StoredChunk(cid, f"testo {cid}", {"source": "doc.txt"}) for cid in ids]
+        return [Chunk(cid, f"testo {cid}", {"source": "doc.txt"}) for cid in ids]
 
 
 def _retriever(cosines: dict[str, float] | None, fusion: str, **kw) -> Retriever:
@@ -95,7 +95,7 @@ def test_cosines_come_from_the_kept_vectors(tmp_path):
     embedder = HashingEmbedder()
     texts = ["assistenza domiciliare agli anziani", "asili nido comunali",
              "pronto intervento sociale"]
-    chunks = [StoredChunk(f"c{i}", t, {"source": "doc.txt", "ambito": "Casarano"})
+    chunks = [Chunk(f"c{i}", t, {"source": "doc.txt", "ambito": "Casarano"})
               for i, t in enumerate(texts)]
     vectors = embedder.embed_passages(texts)
     state = IndexState.build(chunks, "v1", vectors)

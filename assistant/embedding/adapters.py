@@ -1,40 +1,12 @@
-"""Adapters that let LlamaIndex and Chroma use our embedders (never their defaults)."""
+"""The adapter that lets Chroma use our embedders (never its default model)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from .base import Embedder
-
-
-class LlamaIndexEmbedding(BaseEmbedding):
-    """A LlamaIndex embedding model backed by one of our :class:`Embedder` objects."""
-
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
-        super().__init__(model_name=embedder.name, embed_batch_size=64, **kwargs)
-        self._embedder = embedder
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "AssistantEmbedding"
-
-    def _get_query_embedding(self, query: str) -> List[float]:
-        return self._embedder.embed_query(query).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> List[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> List[float]:
-        return self._embedder.embed_passages([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: List[str]) -> List[List[float]]:
-        return self._embedder.embed_passages(texts).tolist()
 
 
 class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):

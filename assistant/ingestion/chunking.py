@@ -2,17 +2,18 @@
 
 Paragraphs and list items stay whole (they are the splitter's paragraphs); each chunk records
 the section heading it sits under and its page. Chunks are sized in approximate word pieces
-so that they fit the embedding model's input; metadata is never embedded.
+so that they fit the embedding model's input; metadata is never embedded. The chunks are
+:class:`assistant.chunk.Chunk`, the type the store keeps and searches return.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 
 from llama_index.core.node_parser import SentenceSplitter
 
+from ..chunk import Chunk, chunk_metadata
 from .cleaning import Block, clean_text, running_lines, split_page, strip_running_lines
 from .readers import Page
 
@@ -22,21 +23,6 @@ _PIECES = re.compile(r"\w{1,6}|[^\w\s]")
 def count_pieces(text: str) -> list[str]:
     """Approximate word pieces: long words count as several, as subword tokenizers do."""
     return _PIECES.findall(text)
-
-
-@dataclass(frozen=True)
-class Chunk:
-    id: str
-    text: str
-    source: str
-    page: int | None
-    section: str | None
-    ordinal: int
-
-    def embed_text(self, title: str) -> str:
-        """What is embedded and indexed for search: title and section give context."""
-        head = " — ".join(x for x in (title, self.section) if x)
-        return f"{head}\n{self.text}" if head else self.text
 
 
 def chunk_id(source: str, ordinal: int, text: str) -> str:
@@ -139,7 +125,8 @@ class ChunkStream:
                     continue
                 ordinal = len(self.chunks)
                 self.chunks.append(Chunk(chunk_id(self.source, ordinal, piece), piece,
-                                         self.source, page.number, group_section, ordinal))
+                                         chunk_metadata(self.source, page.number,
+                                                        group_section, ordinal)))
 
 
 def _group(blocks: list[Block]) -> list[tuple[str | None, list[str]]]:

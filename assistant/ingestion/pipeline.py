@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
+from ..chunk import Chunk
 from ..config import Settings
 from ..embedding import Embedder
 from ..errors import AssistantError, DocumentError
-from ..store import ChunkStore, is_disk_full, node_metadata, store_failure
+from ..store import ChunkStore, is_disk_full, store_failure
 from .boilerplate import CENSUS_NAME, LineCensus
-from .catalog import CATALOG_NAME, Catalog
-from .chunking import Chunk, Chunker, ChunkStream
+from .catalog import CATALOG_NAME, Catalog, DocumentInfo
+from .chunking import Chunker, ChunkStream
 from .cleaning import document_date
 from .ocr import OCR, default_ocr
 from .readers import SUPPORTED_SUFFIXES, Page, read_pages
+from .timing import StageTimes
 
 MANIFEST_NAME = "manifest.json"
 STORE_BATCH = 256  # chunks per store add while a long document is still being embedded
@@ -239,65 +240,84 @@ class Ingestor:
 
     def _ingest_file(self, path: Path, source: str, catalog: Catalog, limit: int,
                      seen_hashes: dict[str, str], report: IngestReport) -> None:
-        t0 = time.perf_counter()
+        """Index one file unless the manifest has it unchanged: read, chunk and embed it
+        (the embedding streamed while it is read), store the new version beside the old
+        one, then let the manifest take it. Raises ``DocumentError`` for a file to skip
+        (its earlier version, if any, stays indexed)."""
+        times = StageTimes()
         budget = FileBudget(self.settings.file_seconds, self.clock)
+        with times.stage("parse"):
+            data = self._file_bytes(path, limit)
+            info = catalog.info(source)
+            file_hash = self._file_hash(source, data, info, seen_hashes)
+        known = self.manifest.files.get(source)
+        if known and known.get("hash") == file_hash:
+            report.files_unchanged += 1
+            report.pages += int(known.get("pages", 0))
+            return
+        stream = _EmbedStream(self.embedder, self.chunker, source,
+                              path.suffix.lower() == ".pdf", info.title, budget.check, times)
+        try:
+            with times.stage("parse"):
+                pages, chunks = self._read(path, data, stream, budget)
+            document = _document_metadata(info, pages)
+            chunks = [chunk.with_document(document) for chunk in chunks]
+            old_ids = set(self.store.source_ids(source)) if known else set()
+            self._store_parts(source, chunks, stream, budget, old_ids, times)
+        except BaseException:
+            stream.cancel()
+            raise
+        with times.stage("store"):
+            self._take_version(source, file_hash, info, pages, chunks, old_ids)
+        for stage, seconds in times.seconds.items():
+            report.add_time(stage, seconds)
+        report.files_indexed += 1
+        report.pages += len(pages)
+        report.pages_ocr += sum(1 for p in pages if p.ocr)
+        report.chunks_added += len(chunks)
+
+    def _file_bytes(self, path: Path, limit: int) -> bytes:
+        """The file's content; ``DocumentError`` when it is over ``limit`` bytes or cannot
+        be read (permissions, removed meanwhile, a broken link)."""
         try:
             size = path.stat().st_size
             if size > limit:
                 raise DocumentError("too_large", f"{size / 1048576:.1f} MB, limite "
                                     f"{self.settings.max_file_mb:g} MB",
                                     limit_mb=self.settings.max_file_mb)
-            data = path.read_bytes()
-        except OSError as exc:  # permissions, a file removed meanwhile, a broken link
+            return path.read_bytes()
+        except OSError as exc:
             raise DocumentError("unreadable", exc.strerror or str(exc)) from exc
-        info = catalog.info(source)
+
+    def _file_hash(self, source: str, data: bytes, info: DocumentInfo,
+                   seen_hashes: dict[str, str]) -> str:
+        """What the manifest keeps to tell a changed file: a hash of its bytes, its
+        catalogue entry and its boilerplate lines (a change to any re-indexes it).
+        ``DocumentError("duplicate")`` when this run met the same bytes under another
+        name (``seen_hashes``: content hash -> source, filled here)."""
         digest = hashlib.sha256(data).hexdigest()
         file_hash = hashlib.sha256(
             (digest + json.dumps(info.as_dict(), sort_keys=True, default=str)
-             + self.census.fingerprint(source)).encode()  # its boilerplate lines changed
+             + self.census.fingerprint(source)).encode()
         ).hexdigest()
         if digest in seen_hashes:
             raise DocumentError("duplicate", seen_hashes[digest])
         seen_hashes[digest] = source
-        known = self.manifest.files.get(source)
-        if known and known.get("hash") == file_hash:
-            report.files_unchanged += 1
-            report.pages += int(known.get("pages", 0))
-            return
-        is_pdf = path.suffix.lower() == ".pdf"
-        stream = _EmbedStream(self.embedder, self.chunker, source, is_pdf, info.title,
-                              budget.check)
-        try:
-            pages, chunks = self._read(path, data, stream, budget)
-            t2 = time.perf_counter()
-            report.add_time("parse", t2 - t0 - stream.chunk_seconds - stream.embed_seconds)
-            report.add_time("clean_chunk", stream.chunk_seconds)
-            meta = info.as_metadata()
-            date = document_date(pages[0].text) if pages else None
-            if date:  # the dateline at the document's top ("Lunedì, 29 Aprile 2024")
-                meta["date"] = date
-            nodes = [self._node(chunk, meta) for chunk in chunks]
-            old_ids = set(self.store.source_ids(source)) if known else set()
-            embed_s, store_s = self._store_parts(source, nodes, stream, budget, old_ids)
-        except BaseException:
-            stream.cancel()
-            raise
-        t5 = time.perf_counter()
-        # the new version is stored: now the manifest takes it; the old chunks it no longer
-        # has are retired (still served until the switch, deleted after it)
-        retired = sorted(old_ids.difference(n.node_id for n in nodes))
-        entry = {"hash": file_hash, "pages": len(pages), "chunks": len(chunks),
-                 "title": info.title, "indexed_at": time.time()}
+        return file_hash
+
+    def _take_version(self, source: str, file_hash: str, info: DocumentInfo,
+                      pages: list[Page], chunks: list[Chunk], old_ids: set[str]) -> None:
+        """The new version of ``source`` is stored: the manifest takes it, and the old
+        chunks it no longer has are retired (still served until the switch, deleted
+        after it by :meth:`purge`)."""
+        retired = sorted(old_ids.difference(c.id for c in chunks))
+        entry: dict[str, Any] = {"hash": file_hash, "pages": len(pages),
+                                 "chunks": len(chunks), "title": info.title,
+                                 "indexed_at": time.time()}
         if retired:
             entry["retired"] = retired
         self.manifest.files[source] = entry
         self.manifest.save()
-        report.add_time("embed", embed_s)
-        report.add_time("store", store_s + time.perf_counter() - t5)
-        report.files_indexed += 1
-        report.pages += len(pages)
-        report.pages_ocr += sum(1 for p in pages if p.ocr)
-        report.chunks_added += len(chunks)
 
     def _read(self, path: Path, data: bytes, stream: "_EmbedStream",
               budget: "FileBudget") -> tuple[list[Page], list[Chunk]]:
@@ -328,30 +348,26 @@ class Ingestor:
             raise DocumentError("no_text")
         return pages, chunks
 
-    def _store_parts(self, source: str, nodes: list[TextNode], stream: "_EmbedStream",
-                     budget: "FileBudget", old_ids: set[str]) -> tuple[float, float]:
+    def _store_parts(self, source: str, chunks: list[Chunk], stream: "_EmbedStream",
+                     budget: "FileBudget", old_ids: set[str], times: StageTimes) -> None:
         """Store the parts as their vectors come, while the rest is embedded, in adds of
         at least STORE_BATCH chunks (Chroma's cost per add call is not small). The old
         version stays in the store; when this fails midway, the chunks written that the
-        old version does not have are taken out again. Returns (embed, store) seconds."""
+        old version does not have are taken out again."""
         parts = stream.parts()
-        embed_s = stream.embed_seconds
-        store_s = 0.0
         ready: list[np.ndarray] = []
         first = 0
         written: list[str] = []
         try:
-            for index, (start, end, pending) in enumerate(parts):
-                t3 = time.perf_counter()
-                ready.append(pending.result())
-                t4 = time.perf_counter()
-                embed_s += t4 - t3
+            for index, (_start, end, pending) in enumerate(parts):
+                with times.stage("embed"):
+                    ready.append(pending.result())
                 budget.check()
                 if end - first >= STORE_BATCH or index == len(parts) - 1:
-                    written.extend(n.node_id for n in nodes[first:end])
-                    self.store.add(nodes[first:end], np.concatenate(ready))
+                    with times.stage("store"):
+                        written.extend(c.id for c in chunks[first:end])
+                        self.store.add(chunks[first:end], np.concatenate(ready))
                     ready, first = [], end
-                    store_s += time.perf_counter() - t4
         except BaseException:
             extra = [cid for cid in written if cid not in old_ids]
             try:
@@ -361,7 +377,6 @@ class Ingestor:
                 log.warning("could not remove the partial new version of %s: %s",
                             source, exc)
             raise
-        return embed_s, store_s
 
     def _forget(self, source: str) -> None:
         """Out of the manifest first, then out of the store (crash-safe order)."""
@@ -393,19 +408,6 @@ class Ingestor:
             fixed += 1
         return fixed
 
-    @staticmethod
-    def _node(chunk: Chunk, info_meta: dict) -> TextNode:
-        node = TextNode(
-            id_=chunk.id,
-            text=chunk.text,
-            metadata=node_metadata(info_meta, chunk.source, chunk.page, chunk.section,
-                                   chunk.ordinal),
-        )
-        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.source)
-        node.excluded_embed_metadata_keys = list(node.metadata)
-        node.excluded_llm_metadata_keys = list(node.metadata)
-        return node
-
 
 class FileBudget:
     """The time one file may take (reading, OCR, chunking, embedding, storing): ``check``
@@ -422,6 +424,16 @@ class FileBudget:
     def check(self) -> None:
         if self._clock() - self._started > self.seconds:
             raise DocumentError("too_slow", f"{self.seconds:g} s", seconds=self.seconds)
+
+
+def _document_metadata(info: DocumentInfo, pages: list[Page]) -> dict[str, Any]:
+    """What every chunk of a document carries: its catalogue fields, and the dateline at
+    its top ("Lunedì, 29 Aprile 2024") when it has one."""
+    meta: dict[str, Any] = dict(info.as_metadata())
+    date = document_date(pages[0].text) if pages else None
+    if date:
+        meta["date"] = date
+    return meta
 
 
 def _run_failure(exc: BaseException, settings: Settings) -> AssistantError | None:
@@ -454,15 +466,15 @@ class _EmbedStream:
     part = 1024  # most chunks embedded in one call
 
     def __init__(self, embedder: Embedder, chunker: Chunker, source: str, reflow: bool,
-                 title: str, check: Callable[[], None] | None = None) -> None:
+                 title: str, check: Callable[[], None] | None = None,
+                 times: StageTimes | None = None) -> None:
         self.check = check or (lambda: None)  # the file's time budget, between groups
+        self.times = times if times is not None else StageTimes()  # chunking, embedding
         self.embedder = embedder
         self.chunker = chunker
         self.source = source
         self.reflow = reflow
         self.title = title
-        self.chunk_seconds = 0.0
-        self.embed_seconds = 0.0  # spent here submitting, or embedding in this process
         self._submit = getattr(embedder, "submit_passages", None)
         streams = self._submit is not None and type(chunker).chunk is Chunker.chunk
         self._stream: ChunkStream | None = chunker.stream(source, reflow) if streams else None
@@ -478,9 +490,8 @@ class _EmbedStream:
             return
         try:
             self._pages.append(page)
-            t0 = time.perf_counter()
-            self._stream.add(page)
-            self.chunk_seconds += time.perf_counter() - t0
+            with self.times.stage("clean_chunk"):
+                self._stream.add(page)
             self._chunks = self._stream.chunks
             if len(self._chunks) - self._sent >= self.group:
                 self._send(len(self._chunks))
@@ -492,18 +503,16 @@ class _EmbedStream:
         if self._error is not None:
             raise self._error
         if self._stream is not None:
-            t0 = time.perf_counter()
-            self._stream.flush()
-            self._chunks = self._stream.chunks
-            self.chunk_seconds += time.perf_counter() - t0
+            with self.times.stage("clean_chunk"):
+                self._stream.flush()
+                self._chunks = self._stream.chunks
         if self._stream is None or len(pages) != len(self._pages) or any(
                 a is not b for a, b in zip(pages, self._pages)):
             # not streamed, or not the pages seen while reading (OCR replaced some)
             self.cancel()
             self._parts, self._sent = [], 0
-            t0 = time.perf_counter()
-            self._chunks = self.chunker.chunk(self.source, pages, reflow=self.reflow)
-            self.chunk_seconds += time.perf_counter() - t0
+            with self.times.stage("clean_chunk"):
+                self._chunks = self.chunker.chunk(self.source, pages, reflow=self.reflow)
         if self._sent < len(self._chunks):
             self._send(len(self._chunks))
         return self._chunks
@@ -514,12 +523,11 @@ class _EmbedStream:
         while self._sent < end:
             stop = min(end, self._sent + self.part)
             texts = [c.embed_text(self.title) for c in self._chunks[self._sent:stop]]
-            t0 = time.perf_counter()
-            if self._submit is not None:
-                pending = self._submit(texts)
-            else:
-                pending = _Ready(self.embedder.embed_passages(texts))
-            self.embed_seconds += time.perf_counter() - t0
+            with self.times.stage("embed"):  # submitting, or embedding in this process
+                if self._submit is not None:
+                    pending = self._submit(texts)
+                else:
+                    pending = _Ready(self.embedder.embed_passages(texts))
             self._parts.append((self._sent, stop, pending))
             self._sent = stop
             self.check()
