@@ -70,7 +70,6 @@ def _document(n_chunks: int, seed: int, store: Any) -> tuple[str, list, Any]:
     vectors: stored vectors plus noise, as the synthetic stores are made)."""
     from assistant.ingestion.catalog import DocumentInfo
     from assistant.ingestion.chunking import Chunker
-    from assistant.ingestion.pipeline import Ingestor
     from assistant.ingestion.readers import Page
 
     from .corpus import PlanWriter
@@ -86,7 +85,7 @@ def _document(n_chunks: int, seed: int, store: Any) -> tuple[str, list, Any]:
     info = DocumentInfo(title=plan["title"], doc_type=plan["type"], ambito=plan["ambito"],
                         comuni=tuple(plan["comuni"]), region=plan["region"],
                         province=plan["province"], year=plan["year"])
-    nodes = [Ingestor._node(c, info.as_metadata()) for c in chunks]
+    nodes = [c.with_document(info.as_metadata()) for c in chunks]
     rng = np.random.default_rng(seed)
     sample = store.ids()[:1000]
     base = store.vectors(sample)
