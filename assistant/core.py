@@ -23,11 +23,12 @@ from .errors import AssistantError, QuestionError
 from .expansion import QueryExpander
 from .index_sync import IndexState, IndexSync
 from .ingestion.pipeline import Ingestor, IngestReport
+from .notices import AnswerNotices
 from .passages import config as answering_config
 from .query import Query, QueryAnalyzer
 from .retrieval import Filters, Hit, RetrievalOptions, Retriever
 from .store import ChunkStore, Manifest
-from .text import normalize, terms
+from .text import terms
 from .typos import Corrector
 
 
@@ -72,7 +73,7 @@ class Assistant:
         expander = QueryExpander()
         self._live = _Live(None, expander, QueryAnalyzer(expander=expander), CorpusStats())
         self.sync = IndexSync(self.settings, lambda: self.store, self._install)
-        self._catalog: Any = None
+        self.notices = AnswerNotices(Path(self.settings.corpus_dir))
 
     # ---- components ----------------------------------------------------------------------
     @property
@@ -180,7 +181,7 @@ class Assistant:
         live = _Live(state, expander, analyzer, state.facts.stats)
         with self._lock:
             self._live = live
-            self._catalog = None  # contacts are read again after an ingest
+            self.notices.forget()  # contacts are read again after an ingest
             self.store.show_only(state.ids)
 
     # ---- ingestion -----------------------------------------------------------------------
@@ -242,11 +243,11 @@ class Assistant:
         """Answer one question (with the conversation so far), citing the passages used."""
         query = self.analyze(question, history, filters)
         if query.language != "it":
-            return self._other_language(query)
+            return self.notices.other_language(query)
         hits = self.retrieve(query)
         answer = self.answerer.answer(query.text, hits, list(query.expansions), query.searched,
                                       ignore_terms=set(query.ignore), query=query)
-        return self._finish(answer, query)
+        return self.notices.finish(answer, query)
 
     def ask_stream(self, question: str, history: list[Turn] | None = None,
                    filters: Filters | None = None) -> Iterator[tuple[str, Any]]:
@@ -257,7 +258,7 @@ class Assistant:
         """
         query = self.analyze(question, history, filters)
         if query.language != "it":
-            answer = self._other_language(query)
+            answer = self.notices.other_language(query)
             yield ("delta", answer.answer)
             yield ("final", answer)
             return
@@ -266,13 +267,13 @@ class Assistant:
         options = {"ignore_terms": set(query.ignore), "query": query}
         stream = getattr(self.answerer, "answer_stream", None)
         if stream is None:
-            answer = self._finish(self.answerer.answer(*args, **options), query)
+            answer = self.notices.finish(self.answerer.answer(*args, **options), query)
             for line in answer.answer.splitlines(keepends=True):
                 yield ("delta", line)
             yield ("final", answer)
             return
         for kind, value in stream(*args, **options):
-            yield (kind, self._finish(value, query) if kind == "final" else value)
+            yield (kind, self.notices.finish(value, query) if kind == "final" else value)
 
     # ---- the operator tools --------------------------------------------------------------
     def search(self, text: str, k: int | None = None, filters: Filters | None = None) -> Search:
@@ -310,53 +311,6 @@ class Assistant:
         close = getattr(self.embedder, "close", None)
         if close is not None:
             close()
-
-    # ---- answers -------------------------------------------------------------------------
-    @staticmethod
-    def _other_language(query: Query) -> Answer:
-        from .language import refusal_text
-
-        return Answer(query.text, refusal_text(query.language), True,
-                      searched_question=query.searched)
-
-    def _contact(self, query: Query) -> str:
-        """The contacts the catalog gives for the question's ambito, as one line."""
-        from .ingestion.catalog import Catalog
-
-        ambito = query.filters.ambito
-        if not ambito:
-            return ""
-        if self._catalog is None:  # read once per state of the index
-            try:
-                self._catalog = Catalog.load(Path(self.settings.corpus_dir))
-            except AssistantError:
-                self._catalog = Catalog()
-        contact = self._catalog.contacts_for(ambito)
-        if contact is None or contact.is_empty():
-            return ""
-        return ", ".join(getattr(contact, k) for k in contact.FIELDS if getattr(contact, k))
-
-    def _finish(self, answer: Answer, query: Query) -> Answer:
-        """Notices the answer owes the citizen: which ambito's plan answers a question about
-        a comune, and which words were read as typos of the documents' words."""
-        from . import messages
-
-        notes = []
-        ambito = query.filters.ambito
-        if query.place and not answer.refused and ambito \
-                and normalize(ambito) != normalize(query.place):
-            notes.append(messages.text("answer_intro_place", comune=query.place.title(),
-                                       ambito=ambito))
-        if answer.refused:
-            contact = self._contact(query)
-            if contact:
-                answer.answer += " " + messages.text("refusal_contact", contact=contact)
-        if query.corrections:
-            notes.append(messages.text("typo_notice", words=", ".join(
-                f"«{fixed}»" for _typed, fixed in query.corrections)))
-        if notes:
-            answer.notice = " ".join(notes + ([answer.notice] if answer.notice else []))
-        return answer
 
 
 __all__ = ["Assistant", "Search"]
