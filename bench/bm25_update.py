@@ -70,7 +70,6 @@ def _document(n_chunks: int, seed: int, store: Any) -> tuple[str, list, Any]:
     vectors: stored vectors plus noise, as the synthetic stores are made)."""
     from assistant.ingestion.catalog import DocumentInfo
     from assistant.ingestion.chunking import Chunker
-    from assistant.ingestion.pipeline import Ingestor
     from assistant.ingestion.readers import Page
 
     from .corpus import PlanWriter
@@ -86,7 +85,7 @@ def _document(n_chunks: int, seed: int, store: Any) -> tuple[str, list, Any]:
     info = DocumentInfo(title=plan["title"], doc_type=plan["type"], ambito=plan["ambito"],
                         comuni=tuple(plan["comuni"]), region=plan["region"],
                         province=plan["province"], year=plan["year"])
-    nodes = [Ingestor._node(c, info.as_metadata()) for c in chunks]
+    nodes = [c.with_document(info.as_metadata()) for c in chunks]
     rng = np.random.default_rng(seed)
     sample = store.ids()[:1000]
     base = store.vectors(sample)
@@ -128,7 +127,8 @@ def _bm25_parts(folder: Path) -> dict[str, int]:
 
 def run(index: Path, embedder: str, chunks: int, seed: int) -> dict:
     from assistant import Assistant, Settings
-    from assistant.retrieval import BM25_SUBDIR, BM25Index, _bm25_model
+    from assistant.index_sync import BM25_SUBDIR, IndexState
+    from assistant.lexical import bm25_model
     from assistant.store import Manifest
 
     settings = Settings(corpus_dir=Path("corpus"), index_dir=index, embedder=embedder)
@@ -140,20 +140,23 @@ def run(index: Path, embedder: str, chunks: int, seed: int) -> dict:
     out["chunks"] = bot.store.count()
     timer = Timer()
     timer.wrap(bot.store, "dump", "dump_all")
-    timer.wrap(bot._bm25, "save", "save")
-    seconds, _ = _timed(lambda: bot.refresh(force=True))
+    real_save = IndexState.save
+    timer.wrap(IndexState, "save", "save")  # on the class: the state made is saved once
+    try:
+        seconds, _ = _timed(lambda: bot.refresh(force=True))
+    finally:
+        IndexState.save = real_save  # type: ignore[method-assign]
     out["full"] = {"seconds": round(seconds, 2), "load": _load(),
                    **{f"{k}_s": round(v, 2) for k, v in timer.seconds.items()}}
     out["bm25_disk"] = _bm25_parts(folder)
 
-    loaded = BM25Index(folder)
-    seconds, _ = _timed(loaded.load)
+    seconds, loaded = _timed(lambda: IndexState.load(folder))
     out["load_index_s"] = round(seconds, 2)
-    seconds, tokens = _timed(loaded._load_tokens)
+    seconds, tokens = _timed(loaded.lexical.token_lists)
     out["read_tokens_s"] = round(seconds, 2)
     out["tokens"] = len(tokens.tokens)
     vocab = {t: i for i, t in enumerate(tokens.vocab)}
-    seconds, _ = _timed(lambda: _bm25_model(tokens.lists(), vocab))
+    seconds, _ = _timed(lambda: bm25_model(tokens.lists(), vocab))
     out["bm25s_from_token_ids_s"] = round(seconds, 2)
 
     source, nodes, vectors = _document(chunks, seed, bot.store)
@@ -174,7 +177,7 @@ def run(index: Path, embedder: str, chunks: int, seed: int) -> dict:
             else:
                 change(other, manifest_path, source)
             timer.seconds = {}
-            other._checked_at = None
+            other.sync.recheck()
             seconds, _ = _timed(other.refresh)
             steps[name] = {"seconds": seconds, **timer.seconds}
     finally:

@@ -135,7 +135,6 @@ def build_store(index_dir: str, n_chunks: int, seed: int, embedder: str, sample:
     from assistant import Assistant
     from assistant.ingestion.catalog import Catalog
     from assistant.ingestion.chunking import Chunker
-    from assistant.ingestion.pipeline import Ingestor
     from assistant.ingestion.readers import Page
     from assistant.store import Manifest
 
@@ -199,7 +198,7 @@ def build_store(index_dir: str, n_chunks: int, seed: int, embedder: str, sample:
                             comuni=tuple(plan["comuni"]), region=plan["region"],
                             province=plan["province"], year=plan["year"])
         meta = info.as_metadata()
-        nodes = [Ingestor._node(c, meta) for c in chunks]
+        nodes = [c.with_document(meta) for c in chunks]
         bot.store.add(nodes, vectors[offset: offset + len(nodes)])
         offset += len(nodes)
         manifest.files[source] = {"hash": hashlib.sha256(source.encode()).hexdigest(),

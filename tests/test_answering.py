@@ -172,16 +172,14 @@ def test_definition_of_dotted_acronym_quotes_its_passage(fake_assistant: Assista
 
 
 def test_lexical_index_of_another_analyzer_is_rebuilt(tmp_path, monkeypatch):
-    from assistant import retrieval
-    from assistant.retrieval import BM25Index
+    from assistant import IndexState, index_sync
     from assistant.store import StoredChunk
 
     chunk = StoredChunk(id="a", text="Il P.I.P.P.I. a Matino", metadata={"source": "x.txt"})
-    index = BM25Index(tmp_path)
-    index.build([chunk], "v1")
-    assert BM25Index(tmp_path).load()
-    monkeypatch.setattr(retrieval, "ANALYZER_VERSION", "older")
-    assert not BM25Index(tmp_path).load()
+    IndexState.build([chunk], "v1").save(tmp_path)
+    assert IndexState.load(tmp_path) is not None
+    monkeypatch.setattr(index_sync, "ANALYZER_VERSION", "older")
+    assert IndexState.load(tmp_path) is None
 
 
 def test_follow_up_asks_what_the_follow_up_asks(fake_assistant: Assistant):
@@ -353,10 +351,9 @@ def test_ingest_records_the_document_date(fake_assistant: Assistant):
 
 
 def test_lexical_terms_replace_the_question_words(fake_assistant: Assistant):
-    from assistant.retrieval import Retriever
-
     bot = fake_assistant
-    lexical = Retriever(bot.store, bot.embedder, bot._bm25, "bm25", 20, 60, 0.5)
+    bot.refresh()
+    lexical = bot.retriever.with_options(mode="bm25", dense_weight=0.5)
     hits = lexical.retrieve("domanda qualsiasi", 3, lexical_terms=["unanim"])
     assert "unanimità" in hits[0].chunk.text
     assert lexical.retrieve("domanda qualsiasi", 3, lexical_terms=[]) == []

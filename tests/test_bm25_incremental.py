@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import Assistant, HashingEmbedder, Settings
+from assistant import Assistant, HashingEmbedder, IndexState, Settings
 from assistant.ingestion.pipeline import Ingestor
-from assistant.retrieval import BM25Index, Filters
-from assistant.store import StoredChunk
+from assistant.retrieval import Filters
+from assistant.chunk import Chunk
 from assistant.text import terms
 from test_chroma_server import chroma_server, http_settings  # noqa: F401 - the fixture
 
@@ -78,37 +78,45 @@ def _spy_dump(bot: Assistant) -> list:
     return calls
 
 
-def _fresh_build(bot: Assistant) -> BM25Index:
+def _fresh_build(bot: Assistant) -> IndexState:
     """A full build over the bot's store, in memory (not seen by :func:`_spy_dump`)."""
     chunks, vectors = type(bot.store).dump(bot.store)
-    index = BM25Index()
-    index.build(chunks, bot._bm25.version, vectors)
-    return index
+    return IndexState.build(chunks, bot.state.version, vectors)
 
 
-def assert_same_index(updated: BM25Index, built: BM25Index) -> None:
-    assert updated.ids == built.ids
-    assert updated.meta == built.meta
-    assert updated.df == built.df
-    assert list(updated.acronyms.items()) == list(built.acronyms.items())
-    assert updated.chunk_acronyms == built.chunk_acronyms
+def _accepted(state: IndexState, filters: Filters):
+    return None if filters.is_empty() else state.facts.accepts(filters)
+
+
+def _dense(state: IndexState, vector, k: int, filters: Filters):
+    found = state.vectors.search(vector, k, state.facts.accepts(filters))
+    return None if found is None else [(state.ids[row], sim) for row, sim in found]
+
+
+def assert_same_index(updated: IndexState, built: IndexState) -> None:
+    assert updated.ids == built.ids == updated.lexical.ids
+    assert updated.facts.meta == built.facts.meta
+    assert updated.facts.df == built.facts.df == updated.lexical.df
+    assert list(updated.facts.acronyms.items()) == list(built.facts.acronyms.items())
+    assert updated.facts.chunk_acronyms == built.facts.chunk_acronyms
     assert (updated.vectors is None) == (built.vectors is None)
     if built.vectors is not None:
-        assert np.array_equal(updated._order, built._order)
-        assert np.array_equal(np.asarray(updated.vectors), built.vectors)
+        assert np.array_equal(updated.vectors.order, built.vectors.order)
+        assert np.array_equal(np.asarray(updated.vectors.vectors), built.vectors.vectors)
     vector = HashingEmbedder().embed_query("assistenza domiciliare")
     for question in QUESTIONS:
         query = terms(question)
         for filters in FILTERS:
-            a, b = updated.scores(query, filters), built.scores(query, filters)
+            a = updated.lexical.scores(query, _accepted(updated, filters))
+            b = built.lexical.scores(query, _accepted(built, filters))
             assert (a is None) == (b is None), question
             if a is not None:  # the same rows with the same scores, to the last bit
                 assert np.array_equal(a, b), question
-            assert updated.search(query, 10, filters) == \
-                built.search(query, 10, filters), (question, filters)
+            assert updated.lexical.search(query, 10, _accepted(updated, filters)) == \
+                built.lexical.search(query, 10, _accepted(built, filters)), (question, filters)
             if not filters.is_empty():
-                assert updated.dense_search(vector, 10, filters) == \
-                    built.dense_search(vector, 10, filters)
+                assert _dense(updated, vector, 10, filters) == \
+                    _dense(built, vector, 10, filters)
 
 
 def _change_corpus(corpus: Path) -> None:
@@ -127,8 +135,8 @@ def _change_corpus(corpus: Path) -> None:
 def test_update_after_another_process_ingested_equals_a_full_build(tmp_path, corpus):
     bot = Assistant(_settings(tmp_path), embedder=HashingEmbedder())
     bot.ingest(corpus)
-    before = len(bot._bm25.ids)
-    assert before > 80 and bot._bm25.acronyms["PUA"].startswith("Punto")
+    before = len(bot.state.ids)
+    assert before > 80 and bot.state.facts.acronyms["PUA"].startswith("Punto")
     _change_corpus(corpus)
     report = Ingestor(bot.settings, bot.store, bot.embedder).run(corpus)  # no refresh
     assert report.files_indexed == 3 and report.files_removed == 1
@@ -138,15 +146,15 @@ def test_update_after_another_process_ingested_equals_a_full_build(tmp_path, cor
     reader.refresh()
     assert None not in calls, "the whole store was read again"
     added = calls[0]
-    assert 0 < len(added) < len(reader._bm25.ids) / 2
+    assert 0 < len(added) < len(reader.state.ids) / 2
     # the retitled document's chunks keep their ids but were read again
-    lista = [m for m in reader._bm25.meta if m["source"].startswith("lista_interventi")]
+    lista = [m for m in reader.state.facts.meta if m["source"].startswith("lista_interventi")]
     assert lista and all("rinnovato" in m["title"] for m in lista)
-    assert not any(m["source"].startswith("marche") for m in reader._bm25.meta)
-    assert_same_index(reader._bm25, _fresh_build(reader))
+    assert not any(m["source"].startswith("marche") for m in reader.state.facts.meta)
+    assert_same_index(reader.state, _fresh_build(reader))
     # what was saved is the same index, for the next process
-    again = BM25Index(tmp_path / "index" / "bm25")
-    assert again.load() and again.version == reader._bm25.version
+    again = IndexState.load(tmp_path / "index" / "bm25")
+    assert again is not None and again.version == reader.state.version
     assert_same_index(again, _fresh_build(reader))
     # the answering side sees the new document
     hits = reader.retriever.retrieve("telesoccorso Zollino", 3)
@@ -159,10 +167,10 @@ def test_refresh_after_adding_one_file_reads_only_that_file(tmp_path, corpus):
     calls = _spy_dump(bot)
     shutil.copy(ROOT / "corpus" / "val_enza_avviso_1_2019_pais.txt", corpus)
     assert bot.ingest(corpus).files_indexed == 1
-    val_enza = [cid for cid, m in zip(bot._bm25.ids, bot._bm25.meta)
+    val_enza = [cid for cid, m in zip(bot.state.ids, bot.state.facts.meta)
                 if m["source"] == "val_enza_avviso_1_2019_pais.txt"]
     assert len(calls) == 1 and sorted(calls[0]) == sorted(val_enza)
-    assert_same_index(bot._bm25, _fresh_build(bot))
+    assert_same_index(bot.state, _fresh_build(bot))
     # nothing changed: nothing is read
     bot.ingest(corpus)
     assert len(calls) == 1
@@ -178,28 +186,29 @@ def test_refresh_after_adding_one_file_reads_only_that_file(tmp_path, corpus):
 def test_removed_documents_leave_terms_acronyms_and_vectors(tmp_path, corpus):
     bot = Assistant(_settings(tmp_path), embedder=HashingEmbedder())
     bot.ingest(corpus)
-    assert "ADI" in bot._bm25.acronyms  # defined by the Casarano plan only
+    assert "ADI" in bot.state.facts.acronyms  # defined by the Casarano plan only
     matino = terms("Matino")[0]
-    assert matino in bot._bm25.df
+    assert matino in bot.state.facts.df
     calls = _spy_dump(bot)
     (corpus / "casarano_piano_sociale_2022_2024.txt").unlink()
     (corpus / "filler_0.txt").unlink()  # the first definition of PUA
     assert bot.ingest(corpus).files_removed == 2
     assert calls == [[]]  # removals read nothing from the store but the ids
-    index = bot._bm25
-    assert not any(m["source"].startswith("casarano") for m in index.meta)
-    assert "ADI" not in index.acronyms and index.acronyms["PUA"].startswith("Porta")
-    assert matino not in index.df and index.search([matino], 5) == []
-    assert index.vectors is not None and index.vectors.shape[0] == len(index.ids)
-    assert bot.corpus_acronyms == index.acronyms  # the derived state follows
-    assert_same_index(index, _fresh_build(bot))
+    state = bot.state
+    assert not any(m["source"].startswith("casarano") for m in state.facts.meta)
+    acronyms = state.facts.acronyms
+    assert "ADI" not in acronyms and acronyms["PUA"].startswith("Porta")
+    assert matino not in state.facts.df and state.lexical.search([matino], 5) == []
+    assert state.vectors is not None and len(state.vectors) == len(state.ids)
+    assert bot.corpus_acronyms == acronyms  # the derived state follows
+    assert_same_index(state, _fresh_build(bot))
 
 
 def test_update_in_memory_matches_build_over_the_final_chunks():
     """Without a store: a chunk re-added under its id with new metadata replaces the old
     one, and the chunks take the order given."""
-    def chunk(cid: str, text: str, title: str = "Piano", ambito: str = "A") -> StoredChunk:
-        return StoredChunk(cid, text, {"source": f"{ambito}.txt", "title": title,
+    def chunk(cid: str, text: str, title: str = "Piano", ambito: str = "A") -> Chunk:
+        return Chunk(cid, text, {"source": f"{ambito}.txt", "title": title,
                                        "ambito": ambito, "section": ""})
 
     first = [chunk("a", "Assistenza domiciliare integrata (ADI) per anziani"),
@@ -208,23 +217,24 @@ def test_update_in_memory_matches_build_over_the_final_chunks():
              chunk("d", "")]
     rng = np.random.default_rng(1)
     vectors = {c.id: rng.normal(size=8).astype(np.float32) for c in first}
-    index = BM25Index()
-    index.build(first, "v1", np.stack([vectors[c.id] for c in first]))
+    index = IndexState.build(first, "v1", np.stack([vectors[c.id] for c in first]))
     added = [chunk("c", "Centro diurno per minori e famiglie", title="Nuovo titolo"),
              chunk("e", "Assistenza domiciliare agli anziani (ADI) e telesoccorso",
                    ambito="B")]
     vectors.update({c.id: rng.normal(size=8).astype(np.float32) for c in added})
     final = [added[1], first[1], first[3], added[0]]
-    assert index.update(added, ["a"], "v2", np.stack([vectors[c.id] for c in added]),
-                        order=[c.id for c in final])
-    built = BM25Index()
-    built.build(final, "v2", np.stack([vectors[c.id] for c in final]))
-    assert_same_index(index, built)
-    assert index.acronyms.get("ADI") != "Assistenza domiciliare integrata"  # "a" left
-    assert index.version == "v2" and index.meta[3]["title"] == "Nuovo titolo"
-    # an order naming a chunk that is neither kept nor added: refused, nothing changed
-    assert not index.update([], ["b"], "v3", order=["e", "zzz", "d", "c"])
-    assert index.version == "v2" and len(index.ids) == 4
+    updated = index.updated(added, ["a"], "v2", np.stack([vectors[c.id] for c in added]),
+                            order=[c.id for c in final])
+    assert updated is not None
+    built = IndexState.build(final, "v2", np.stack([vectors[c.id] for c in final]))
+    assert_same_index(updated, built)
+    acronyms = updated.facts.acronyms
+    assert acronyms.get("ADI") != "Assistenza domiciliare integrata"  # "a" left
+    assert updated.version == "v2" and updated.facts.meta[3]["title"] == "Nuovo titolo"
+    assert index.version == "v1" and len(index.ids) == 4  # the old state is untouched
+    # an order naming a chunk that is neither kept nor added (or one twice): refused
+    assert updated.updated([], ["b"], "v3", order=["e", "zzz", "d", "c"]) is None
+    assert updated.updated([], ["b"], "v3", order=["e", "d", "d"]) is None
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing", "old-format", "analyzer"])
@@ -251,16 +261,16 @@ def test_a_damaged_or_old_saved_index_falls_back_to_a_full_build(tmp_path, corpu
     calls = _spy_dump(reader)
     reader.refresh()
     assert None in calls  # the whole store, once
-    assert_same_index(reader._bm25, _fresh_build(reader))
-    assert any(m["source"].startswith("val_enza") for m in reader._bm25.meta)
+    assert_same_index(reader.state, _fresh_build(reader))
+    assert any(m["source"].startswith("val_enza") for m in reader.state.facts.meta)
     # and the next change is an update again
     (corpus / "filler_3.txt").unlink()
     Ingestor(reader.settings, reader.store, reader.embedder).run(corpus)
     calls.clear()
-    reader._checked_at = None  # as after state_check_seconds
+    reader.sync.recheck()  # as after state_check_seconds
     reader.refresh()
     assert calls == [[]]
-    assert_same_index(reader._bm25, _fresh_build(reader))
+    assert_same_index(reader.state, _fresh_build(reader))
 
 
 def test_most_of_the_store_changed_means_a_full_build(tmp_path, corpus):
@@ -273,7 +283,7 @@ def test_most_of_the_store_changed_means_a_full_build(tmp_path, corpus):
     (corpus / "casarano_piano_sociale_2022_2024.txt").unlink()
     bot.ingest(corpus)
     assert calls == [None]
-    assert_same_index(bot._bm25, _fresh_build(bot))
+    assert_same_index(bot.state, _fresh_build(bot))
 
 
 def test_store_ids_come_in_the_order_of_the_dump(tmp_path, corpus):
@@ -302,8 +312,9 @@ def test_a_reader_of_a_chroma_server_updates_its_cache_without_reading_everythin
     calls = _spy_dump(reader)
     _change_corpus(corpus)
     writer.ingest(corpus)
-    reader._checked_at = None  # as after state_check_seconds
+    reader.sync.recheck()  # as after state_check_seconds
     reader.refresh()
     assert calls and None not in calls
-    assert_same_index(reader._bm25, _fresh_build(reader))
-    assert reader._bm25.ids == writer._bm25.ids and reader._bm25.df == writer._bm25.df
+    assert_same_index(reader.state, _fresh_build(reader))
+    assert reader.state.ids == writer.state.ids
+    assert reader.state.facts.df == writer.state.facts.df

@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from assistant import Assistant, HashingEmbedder, Settings
+from assistant import Assistant, HashingEmbedder, IndexState, Retriever, Settings
 from assistant.chunk import Chunk, chunk_metadata
-from assistant.retrieval import BM25Index, Filters
+from assistant.retrieval import Filters
 from assistant.store import Manifest
 
 SERVICES = ["assistenza domiciliare agli anziani", "trasporto sociale per disabili",
@@ -50,6 +50,13 @@ def _chroma_filtered(bot: Assistant, vector, k: int, filters: Filters):
     return bot.store.search_ids(vector, k, filters.where())
 
 
+def _exact(bot: Assistant, vector, k: int, filters: Filters):
+    """(id, cosine) of the exact scan of the kept vectors inside ``filters``."""
+    state = bot.state
+    found = state.vectors.search(vector, k, state.facts.accepts(filters))
+    return [(state.ids[row], sim) for row, sim in found]
+
+
 @pytest.mark.parametrize("filters", [Filters(ambito="Maglie"), Filters(ambito="Ancona"),
                                      Filters(ambito="Galatina", year=2021),
                                      Filters(ambito="Galatina", year=2022),
@@ -59,11 +66,11 @@ def _chroma_filtered(bot: Assistant, vector, k: int, filters: Filters):
                                      Filters(region="Puglia", doc_type="piano di zona")])
 def test_exact_filtered_search_matches_chromas_filtered_query(bot, filters):
     bot.refresh()
-    assert bot._bm25.vectors is not None
+    assert bot.state.vectors is not None
     for question in ("assistenza domiciliare anziani", "mediazione familiare Maglie",
                      "asili nido"):
         vector = bot.embedder.embed_query(question)
-        exact = bot._bm25.dense_search(vector, 20, filters)
+        exact = _exact(bot, vector, 20, filters)
         chroma = _chroma_filtered(bot, vector, 20, filters)
         assert [cid for cid, _ in exact] == [cid for cid, _ in chroma] or \
             sorted(s for _, s in exact) == pytest.approx(sorted(s for _, s in chroma), abs=1e-5)
@@ -88,8 +95,10 @@ def test_filtered_hits_never_leave_the_filter_and_match_the_store_fallback(bot):
     question = "trasporto sociale per disabili"
     fast = bot.retriever.retrieve(question, 5, Filters(ambito="Ancona"))
     assert len(fast) == 5 and all(h.chunk.metadata["ambito"] == "Ancona" for h in fast)
-    bot._bm25.vectors = None  # as an index without vectors: Chroma's filtered query
-    slow = bot.retriever.retrieve(question, 5, Filters(ambito="Ancona"))
+    state = bot.state  # as an index without vectors: Chroma's filtered query
+    without_vectors = Retriever(bot.store, bot.embedder, state.lexical, state.facts, None,
+                                bot.retriever.options)
+    slow = without_vectors.retrieve(question, 5, Filters(ambito="Ancona"))
     assert [h.chunk.id for h in fast] == [h.chunk.id for h in slow]
     assert [h.dense_score for h in fast] == pytest.approx([h.dense_score for h in slow],
                                                           abs=1e-5)
@@ -101,14 +110,15 @@ def test_vectors_are_saved_with_the_lexical_index_and_reloaded(bot, tmp_path):
     name = json.loads((folder / "ids.json").read_text())["vectors"]
     assert sorted(p.name for p in folder.glob("vectors-*")) == sorted(
         [name, name.replace(".npy", ".order.npy")])
-    again = BM25Index(folder)
-    assert again.load() and again.vectors.shape == (693, 256)
-    assert np.allclose(np.linalg.norm(again.vectors, axis=1), 1.0, atol=1e-5)
+    again = IndexState.load(folder)
+    assert again is not None and again.vectors.vectors.shape == (693, 256)
+    kept = again.vectors.vectors
+    assert np.allclose(np.linalg.norm(kept, axis=1), 1.0, atol=1e-5)
     row = again.ids.index("Maglie-0001")
     stored = bot.store.vectors(["Maglie-0001"])[0]
-    assert float(again.vectors[again._position[row]] @ stored) == pytest.approx(1.0, abs=1e-5)
+    assert float(kept[again.vectors.position[row]] @ stored) == pytest.approx(1.0, abs=1e-5)
     # rows are grouped by region, ambito and source: an ambito is one slice
-    ambiti = [again.meta[i]["ambito"] for i in again._order]
+    ambiti = [again.facts.meta[i]["ambito"] for i in again.vectors.order]
     assert sum(a != b for a, b in zip(ambiti, ambiti[1:])) == 3
     # a lexical index saved before vectors existed gets them from the store at refresh
     data = json.loads((folder / "ids.json").read_text())
@@ -117,7 +127,7 @@ def test_vectors_are_saved_with_the_lexical_index_and_reloaded(bot, tmp_path):
     (folder / name).unlink()
     fresh = Assistant(bot.settings, embedder=HashingEmbedder())
     fresh.refresh()
-    assert fresh._bm25.vectors is not None and fresh._bm25.vectors.shape == (693, 256)
+    assert fresh.state.vectors is not None and fresh.state.vectors.vectors.shape == (693, 256)
     assert len(list(folder.glob("vectors-*.npy"))) == 2  # vectors and their order
 
 

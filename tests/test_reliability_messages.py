@@ -245,7 +245,7 @@ def test_an_elf_renamed_pdf_and_a_corrupt_pdf_are_named_for_what_they_are(tmp_pa
 def test_a_full_disk_while_a_question_refreshes_keeps_the_state_in_use(tmp_path):
     """Another process's ingest changed the index, and this one's disk is full when it
     saves its new lexical index: questions go on with the state they had."""
-    from assistant.retrieval import BM25Index
+    from assistant import IndexState
 
     corpus = tmp_path / "corpus"
     make_corpus(corpus)
@@ -259,11 +259,11 @@ def test_a_full_disk_while_a_question_refreshes_keeps_the_state_in_use(tmp_path)
                                       encoding="utf-8")
     writer.ingest()
 
-    def full_disk(self):
+    def full_disk(self, *args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    real_save = BM25Index.save
-    BM25Index.save = full_disk  # type: ignore[method-assign]
+    real_save = IndexState.save
+    IndexState.save = full_disk  # type: ignore[method-assign]
     try:
         assert app.ask("assistenza domiciliare comune 2").answer == before
         (corpus / "doc_8.txt").write_text("Il centro diurno apre alle 9.", encoding="utf-8")
@@ -271,4 +271,4 @@ def test_a_full_disk_while_a_question_refreshes_keeps_the_state_in_use(tmp_path)
             writer.ingest()
         assert "Il disco è pieno" in messages.for_error(caught.value)
     finally:
-        BM25Index.save = real_save  # type: ignore[method-assign]
+        IndexState.save = real_save  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from assistant import Assistant, HashingEmbedder, Settings
 from assistant.chunk import Chunk, chunk_metadata
-from assistant.retrieval import BM25_SUBDIR
+from assistant.index_sync import BM25_SUBDIR
 from assistant.store import METADATA_KEYS, ChunkStore, StoredChunk
 
 LLAMAINDEX_KEYS = {"_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id"}

@@ -10,13 +10,13 @@ from __future__ import annotations
 import html
 import logging
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .. import messages
 from ..conversation import Turn
+from ..corpus_facts import Facets
 from ..errors import AssistantError
 from ..retrieval import Filters
 from . import render, texts
@@ -31,40 +31,10 @@ Message = dict[str, Any]
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Facets:
-    """What the filters offer, read from the indexed passages' metadata."""
-
-    comuni: tuple[tuple[str, str], ...] = ()   # (comune, ambito)
-    ambiti: tuple[str, ...] = ()
-    doc_types: tuple[str, ...] = ()
-    years: tuple[int, ...] = ()
-
-
 def corpus_facets(assistant: Any) -> Facets:
-    comuni: dict[str, str] = {}
-    ambiti: set[str] = set()
-    doc_types: set[str] = set()
-    years: set[int] = set()
-    try:
-        chunks = assistant.store.iter_chunks(include_text=False)
-        for chunk in chunks:
-            meta = chunk.metadata
-            ambito = str(meta.get("ambito") or "").strip()
-            if ambito:
-                ambiti.add(ambito)
-                for comune in str(meta.get("comuni") or "").split("|"):
-                    if comune.strip():
-                        comuni.setdefault(comune.strip(), ambito)
-            if meta.get("doc_type"):
-                doc_types.add(str(meta["doc_type"]))
-            year = meta.get("year")
-            if isinstance(year, (int, float)) and year > 0:
-                years.add(int(year))
-    except AssistantError:
-        return Facets()
-    return Facets(tuple(sorted(comuni.items())), tuple(sorted(ambiti)),
-                  tuple(sorted(doc_types)), tuple(sorted(years, reverse=True)))
+    """What the filters offer: :meth:`Assistant.facets` (read from the index state in
+    memory, not from the store)."""
+    return assistant.facets()
 
 
 def plain_history(history: Sequence[Any] | None) -> list[Message]:

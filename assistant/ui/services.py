@@ -21,7 +21,6 @@ from itertools import islice
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import messages
-from ..expansion import QueryExpander
 from ..retrieval import Filters
 from ..text import normalize, terms
 from . import render, texts
@@ -143,27 +142,25 @@ class ServiceFinder:
 
     def find(self, situation_ids: Sequence[str], comune: str,
              progress: Progress | None = None) -> tuple[str | None, list[SituationResult]]:
-        """The notice (comune -> ambito) and, per situation, the services found."""
+        """The notice (comune -> ambito; None when no situation is chosen) and, per
+        situation, the services found."""
         chosen = self.chosen(situation_ids)
         comune = " ".join((comune or "").split())[:MAX_COMUNE_CHARS]
-        self.assistant.refresh()
-        scopes, place = self.assistant.resolve_places("", Filters(comune=comune or None))
-        notice = _place_notice(place, scopes[0].ambito)
+        where = Filters(comune=comune or None)
         results: list[SituationResult] = []
+        notice = None
         for index, situation in enumerate(chosen):
             if progress:
                 progress(index, len(chosen), situation.label)
-            results.append(self._services(situation, scopes[0]))
+            found = self.assistant.search(situation.query, self.k, where)
+            notice = _place_notice(found.place, found.filters.ambito)
+            results.append(self._services(situation, found.hits))
         if progress:
             progress(len(chosen), len(chosen), "")
         return notice, results
 
-    def _services(self, situation: Situation, scope: Filters) -> SituationResult:
+    def _services(self, situation: Situation, hits: Sequence[Any]) -> SituationResult:
         result = SituationResult(situation.id, situation.label)
-        expansions = self.assistant.expander.expand(situation.query)
-        lexical = terms(situation.query) + QueryExpander.extra_terms(expansions)
-        hits = self.assistant.retriever.retrieve(situation.query, self.k, scope,
-                                                 lexical_terms=lexical)
         seen: set[str] = set()
         for hit in hits:
             chunk = hit.chunk
@@ -275,14 +272,10 @@ class InterventionSearch:
         query = (query or "").strip()
         by_label_only = not query and wanted.any()
         query = wanted.as_query() if by_label_only else self.assistant.check_question(query)
-        self.assistant.refresh()
-        filters = filters or Filters()
-        scope = self.assistant.resolve_places(query, filters)[0][0] if filters.comune \
-            else filters
-        extra = QueryExpander.extra_terms(self.assistant.expander.expand(query))
-        keywords = None if by_label_only else set(terms(query)) | set(extra)
-        hits = self.assistant.retriever.retrieve(query, self.k * 4 if wanted.any() else self.k,
-                                                 scope, extra)
+        found = self.assistant.search(query, self.k * 4 if wanted.any() else self.k,
+                                      filters or Filters())
+        keywords = None if by_label_only else set(terms(query)) | set(found.added_terms)
+        hits = found.hits
         rows: list[InterventionRow] = []
         seen: set[str] = set()
         for hit in hits:
