@@ -136,10 +136,38 @@ class Retriever:
 
     # ---- an analysed question ------------------------------------------------------------
     def passages(self, query: Query) -> list[Hit]:
-        """The passages for an analysed question: :meth:`search` over its scopes, and for a
+        """The passages for an analysed question: :meth:`search` over its scopes, first the
+        passage that defines an acronym the question asks the meaning of, and for a
         question listing a document's headings the first passage of each such heading."""
         hits = self.search(query.dense_text, list(query.scopes), list(query.lexical_terms))
+        first = self.defining(query, hits)
+        if first:
+            moved = {h.chunk.id for h in first}
+            hits = first + [h for h in hits if h.chunk.id not in moved]
         return hits + self.listed_sections(query.searched, hits)
+
+    def defining(self, query: Query, hits: list[Hit]) -> list[Hit]:
+        """The passages (within the question's scopes) where the documents define an acronym
+        the question asks the meaning of ("Che cosa vuol dire RTD?"), scored as the best
+        hit: a list of acronyms ranks low for any one of its names, yet it says what each
+        stands for (:func:`assistant.definitions.defining_ids`)."""
+        from .definitions import defining_ids
+
+        defined = self.facts.chunk_acronyms or {}
+        if not defined or not query.expansions:
+            return []
+        masks = [self.facts.accepts(scope) for scope in query.scopes or [Filters()]]
+        rows = self.facts.rows(list(defined))
+        within = {cid: found for cid, found, row in zip(defined, defined.values(), rows)
+                  if row is not None and any(mask[row] for mask in masks)}
+        ids = defining_ids(query.searched, query.expansions, within)
+        if not ids:
+            return []
+        top = max((h.score for h in hits), default=1.0)
+        found = {h.chunk.id: h for h in hits}
+        fetched = {c.id: c for c in self.store.get([c for c in ids if c not in found])}
+        return [replace(found[cid], score=top) if cid in found else Hit(fetched[cid], top)
+                for cid in ids if cid in found or cid in fetched]
 
     def search(self, text: str, scopes: list[Filters],
                lexical_terms: list[str] | None = None) -> list[Hit]:
