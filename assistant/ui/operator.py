@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..core import Assistant
     from .server import OperatorAccess, RequestCredentials
 
-Text = Callable[..., str]  # texts.text: the Italian string at a key, formatted
+TextLookup = Callable[..., str]  # texts.text: the Italian string at a key, formatted
 Allowed = Callable[["gr.Request | None", str], bool]  # may the caller do what is named
 
 
@@ -34,8 +34,8 @@ class Table(TypedDict):
 
 @dataclass(frozen=True)
 class _Credentials:
-    """A Gradio request's cookies and headers (names in lower case), as ``identify`` reads
-    them."""
+    """A Gradio request's cookies and headers (header names in lower case), as
+    ``identify`` reads them."""
 
     cookies: Mapping[str, str]
     headers: Mapping[str, str]
@@ -99,7 +99,7 @@ def build_operator_app(assistant: "Assistant", controller: UIController,
     return demo
 
 
-def _search_tab(ui: UIController, t: Text, allowed: Allowed) -> None:
+def _search_tab(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     import gradio as gr
 
     columns = texts.section("search.columns")
@@ -145,7 +145,7 @@ def _search_tab(ui: UIController, t: Text, allowed: Allowed) -> None:
     query.submit(on_search, inputs, outputs, api_visibility="private")
 
 
-def _documents_tab(ui: UIController, t: Text, allowed: Allowed,
+def _documents_tab(ui: UIController, t: TextLookup, allowed: Allowed,
                    assistant: "Assistant") -> "gr.Dataframe":
     import gradio as gr
 
@@ -214,7 +214,7 @@ def _documents_tab(ui: UIController, t: Text, allowed: Allowed,
 _ENTRY_FIELDS = ("title", "type", "ambito", "comuni", "year")
 
 
-def _entry_form(ui: UIController, t: Text, allowed: Allowed) -> None:
+def _entry_form(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     """Edit one document's catalog entry (issue: title, type, ambito, comuni, year)."""
     import gradio as gr
 
@@ -244,7 +244,7 @@ def _entry_form(ui: UIController, t: Text, allowed: Allowed) -> None:
     save.click(on_save, [source, *boxes], [out], api_visibility="private")
 
 
-def _feedback_tab(ui: UIController, t: Text, allowed: Allowed) -> None:
+def _feedback_tab(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     import gradio as gr
 
     gr.Markdown(t("feedback.intro"))
@@ -262,7 +262,7 @@ def _feedback_tab(ui: UIController, t: Text, allowed: Allowed) -> None:
     export_go.click(on_export, None, [export_file, export_status], api_name="esporta_valutazioni")
 
 
-def _unanswered_tab(ui: UIController, t: Text, allowed: Allowed) -> None:
+def _unanswered_tab(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     """What citizens asked that was refused or rated down: the report of the feedback
     store when it has one (``unanswered_report``), a notice otherwise."""
     import gradio as gr
