@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypedDict
 
 from .datafiles import load_yaml
 
@@ -19,9 +20,19 @@ class LanguageGuess:
     scores: dict[str, float]  # mean Zipf frequency of the words in each language
 
 
+class _LanguagesFile(TypedDict):
+    """``assistant/data/languages.yaml``."""
+
+    margin: float            # how much more frequent the other language's words must be
+    min_words: int           # shorter questions are taken as Italian
+    refusal_it: str          # the Italian refusal
+    refusal: dict[str, str]  # language code -> the refusal in that language
+
+
 @lru_cache(maxsize=1)
-def _config() -> dict:
-    return load_yaml("languages.yaml")
+def _config() -> _LanguagesFile:
+    config: _LanguagesFile = load_yaml("languages.yaml")
+    return config
 
 
 def guess_language(question: str) -> LanguageGuess:

@@ -21,7 +21,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import IndexBusyError
 
@@ -102,7 +102,7 @@ class IndexWriteLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def holder(self) -> dict:
+    def holder(self) -> dict[str, Any]:
         """What the current holder wrote: ``pid``, ``host``, ``since`` (empty if unknown)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8") or "{}")

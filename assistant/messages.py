@@ -10,12 +10,12 @@ from .errors import (AssistantError, ConfigError, DocumentError, EmbedderError,
 
 
 def text(key: str, **values: Any) -> str:
-    template = load_yaml("strings_it.yaml")[key]
+    template: str = load_yaml("strings_it.yaml")[key]
     return template.format(**values) if values else template
 
 
 def skip_reason(reason: str, detail: str = "", **facts: Any) -> str:
-    reasons = load_yaml("strings_it.yaml")["skip_reasons"]
+    reasons: dict[str, str] = load_yaml("strings_it.yaml")["skip_reasons"]
     template = reasons.get(reason, reason)
     try:
         return template.format(detail=detail, **facts)

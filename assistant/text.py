@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Protocol
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
 _WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
@@ -34,11 +35,18 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+class _Stemmer(Protocol):
+    """The part of PyStemmer's (untyped) ``Stemmer.Stemmer`` that :func:`stem` uses."""
+
+    def stemWord(self, word: str) -> str: ...
+
+
 @lru_cache(maxsize=1)
-def _stemmer():
+def _stemmer() -> _Stemmer:
     import Stemmer
 
-    return Stemmer.Stemmer("italian")
+    stemmer: _Stemmer = Stemmer.Stemmer("italian")
+    return stemmer
 
 
 @lru_cache(maxsize=1)

@@ -37,7 +37,8 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
         vectors = vectors[None, :]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    unit: np.ndarray = vectors / norms  # numpy's stubs type ndarray division as Any
+    return unit
 
 
 def approx_tokens(text: str) -> int:

@@ -47,6 +47,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..datafiles import load_yaml
 from .cleaning import clean_text, edge_runs
@@ -95,11 +96,13 @@ class LineKeys:
         return cls(_hash("line", text), trail, _hash("line", _MARKERS.sub("", text)),
                    text.startswith("#"), bool(_DATA.search(text)))
 
-    def as_list(self) -> list:
+    def as_list(self) -> list[str | int | None]:
+        """The census file's row: line, trail, named, flags (heading 1, data 2)."""
         return [self.line, self.trail, self.named, int(self.heading) + 2 * int(self.data)]
 
     @classmethod
-    def from_list(cls, raw: list) -> "LineKeys":
+    def from_list(cls, raw: list[Any]) -> "LineKeys":
+        """The keys of an :meth:`as_list` row read back from JSON (untyped)."""
         return cls(str(raw[0]), raw[1], str(raw[2]), bool(raw[3] & 1), bool(raw[3] & 2))
 
 
@@ -124,12 +127,12 @@ class FileLines:
     def read(cls, path: Path, data: bytes, digest: str) -> "FileLines":
         return cls(digest, _sequence(read_pages(path, data)))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | list[list[str | int | None] | None]]:
         return {"digest": self.digest,
                 "lines": [k.as_list() if k else None for k in self.sequence]}
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "FileLines":
+    def from_dict(cls, raw: dict[str, Any]) -> "FileLines":
         return cls(str(raw["digest"]),
                    [LineKeys.from_list(k) if k else None for k in raw["lines"]])
 

@@ -56,7 +56,7 @@ class DocumentInfo:
             meta["comuni"] = "|".join(self.comuni)
         return meta
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -67,7 +67,8 @@ def title_from_filename(path: str) -> str:
 
 
 def _message(key: str, **values: Any) -> str:
-    return load_yaml("catalog_it.yaml")["errors"][key].format(**values)
+    template: str = load_yaml("catalog_it.yaml")["errors"][key]
+    return template.format(**values)
 
 
 def _error(key: str, **values: Any) -> ConfigError:

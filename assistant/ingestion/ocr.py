@@ -19,7 +19,10 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +163,7 @@ class TesseractOCR:
                     out[number] = text
         return out
 
-    def _from_embedded_images(self, page) -> str:
+    def _from_embedded_images(self, page: PageObject) -> str:
         """OCR of the scans embedded in the page (one or a few big images)."""
         try:
             images = list(page.images)

@@ -13,10 +13,13 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import DocumentError
 from .ocr import OCR
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +291,10 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
 MAX_PAGE_CONTENT_BYTES = 20 * 1024 * 1024
 
 
-def _content_streams(page) -> list:
+def _content_streams(page: PageObject) -> list[Any]:
+    """The page's content streams. ``Any``: pypdf types every resolved object as its base
+    ``PdfObject``; what ``/Contents`` holds is known only at run time, and the callers catch
+    whatever a malformed one raises."""
     contents = page.get("/Contents")
     if contents is None:
         return []
@@ -296,7 +302,7 @@ def _content_streams(page) -> list:
     return [c.get_object() for c in contents] if isinstance(contents, list) else [contents]
 
 
-def _check_content_size(page, number: int) -> None:
+def _check_content_size(page: PageObject, number: int) -> None:
     """Refuse a page whose content streams decompress to more than
     ``MAX_PAGE_CONTENT_BYTES`` (decompressing is fast; parsing them is what takes long)."""
     try:
@@ -309,7 +315,7 @@ def _check_content_size(page, number: int) -> None:
                             f"{MAX_PAGE_CONTENT_BYTES // 1048576} MB")
 
 
-def _drawing(page) -> str:
+def _drawing(page: PageObject) -> str:
     """What a page without text draws: "none" (no content: a blank page), "damaged" (its
     content streams hold bytes that do not decompress) or "drawn" (shapes, perhaps text
     drawn as outlines)."""
@@ -326,9 +332,11 @@ def _drawing(page) -> str:
     return "damaged" if raw else "none"
 
 
-def _has_images(page) -> bool:
+def _has_images(page: PageObject) -> bool:
     try:
-        xobjects = page["/Resources"].get_object().get("/XObject")
+        # Any: the PDF's object graph, untyped below pypdf's PdfObject (as _content_streams)
+        resources: Any = page["/Resources"].get_object()
+        xobjects = resources.get("/XObject")
         if not xobjects:
             return False
         return any(x.get_object().get("/Subtype") == "/Image"
@@ -361,12 +369,12 @@ class _TextExtractor(HTMLParser):
         self._open: list[str] = []
 
     @staticmethod
-    def _hidden(attrs: list) -> bool:
+    def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
         values = {k.lower(): (v or "") for k, v in attrs}
         return ("hidden" in values or values.get("aria-hidden", "").lower() == "true"
                 or bool(_HIDDEN_STYLE.search(values.get("style", ""))))
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "body":  # an unclosed <head> ends where the body starts
             if "head" in self._open:
                 del self._open[self._open.index("head"):]
@@ -392,7 +400,7 @@ class _TextExtractor(HTMLParser):
             elif tag == "li":
                 self.parts.append("- ")
 
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br" and not self._open:
             self.parts.append("\n")
 

@@ -15,7 +15,7 @@ Flow of :meth:`LLMAnswerer.answer_stream` (``answer`` and ``stream`` are built o
 from __future__ import annotations
 
 import threading
-from typing import Any, Generator, Iterator, Sequence
+from typing import Any, Generator, Iterator, Literal, Protocol, Sequence
 
 from .. import messages
 from ..answering import Answer, Citation, ExtractiveAnswerer, citation_for, sentences
@@ -30,7 +30,19 @@ from .check import (AnswerChecker, CheckResult, Claim, ClaimSieve, format_claim,
                     separator, split_claims)
 from .prompt import Prompt, PromptBuilder
 
-Event = tuple[str, Any]  # ("delta", str) ... then ("final", Answer)
+Delta = tuple[Literal["delta"], str]    # a checked piece of the answer, to append
+Final = tuple[Literal["final"], Answer]  # the answer to show in place of the deltas
+Event = Delta | Final                    # ("delta", str) ... then ("final", Answer)
+
+
+class FallbackAnswerer(Protocol):
+    """The answerer that runs before the model and stands in for it on any doubt
+    (:class:`~assistant.answering.ExtractiveAnswerer`). When it also has ``refusal()``, that
+    words the refusal for a reply saying the passages hold no answer."""
+
+    def answer(self, question: str, hits: list[Hit], expansions: list[Expansion] | None = None,
+               searched: str | None = None, ignore_terms: set[str] | None = None,
+               query: Any = None) -> Answer: ...
 
 
 class LLMAnswerer:
@@ -38,7 +50,7 @@ class LLMAnswerer:
 
     name = "llm"
 
-    def __init__(self, settings: Settings, fallback: Any = None,
+    def __init__(self, settings: Settings, fallback: FallbackAnswerer | None = None,
                  backend: ChatBackend | None = None, prompts: PromptBuilder | None = None,
                  timeout: float | None = None) -> None:
         if not isinstance(settings, Settings):
@@ -50,7 +62,7 @@ class LLMAnswerer:
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.settings = settings
-        self.fallback = fallback or ExtractiveAnswerer(settings.max_sentences,
+        self.fallback: FallbackAnswerer = fallback or ExtractiveAnswerer(settings.max_sentences,
                                                        settings.min_evidence)
         self.timeout = float(timeout or settings.llm_timeout)
         self._backend = backend
@@ -81,9 +93,9 @@ class LLMAnswerer:
                searched: str | None = None, **options: Any) -> Answer:
         """The checked answer (the reply is requested whole, within ``llm_timeout``).
         ``options`` (e.g. ``ignore_terms``) go to the extractive answerer."""
-        for kind, value in self._run(question, hits, expansions, searched, False, options):
-            if kind == "final":
-                return value
+        for event in self._run(question, hits, expansions, searched, False, options):
+            if event[0] == "final":
+                return event[1]
         raise AssertionError("answer stream ended without a final answer")  # pragma: no cover
 
     def answer_stream(self, question: str, hits: list[Hit],
@@ -101,11 +113,11 @@ class LLMAnswerer:
         """The answer text in pieces; the generator's return value is the final Answer
         (``answer = yield from answerer.stream(...)``)."""
         final: Answer | None = None
-        for kind, value in self.answer_stream(question, hits, expansions, searched, **options):
-            if kind == "delta":
-                yield value
+        for event in self.answer_stream(question, hits, expansions, searched, **options):
+            if event[0] == "delta":
+                yield event[1]
             else:
-                final = value
+                final = event[1]
         return final
 
     # ---- the work ------------------------------------------------------------------------
@@ -114,7 +126,7 @@ class LLMAnswerer:
              options: dict[str, Any]) -> Iterator[Event]:
         expansions = list(expansions or [])
         searched = searched or question
-        extractive: Answer = self.fallback.answer(question, hits, expansions, searched,
+        extractive = self.fallback.answer(question, hits, expansions, searched,
                                                   **options)
         if extractive.refused or not hits:
             extractive.answerer = self.name
@@ -141,7 +153,8 @@ class LLMAnswerer:
             return
         yield "final", self._final(question, hits, expansions, searched, extractive, result)
 
-    def _checked_stream(self, backend: ChatBackend, prompt: Prompt, checker: AnswerChecker):
+    def _checked_stream(self, backend: ChatBackend, prompt: Prompt,
+                        checker: AnswerChecker) -> Generator[Delta, None, CheckResult]:
         """Streams kept claims as soon as they are complete; returns the CheckResult.
         An invented number stops the stream (and the request)."""
         result = CheckResult()
@@ -185,7 +198,8 @@ class LLMAnswerer:
             if result.says_no_answer:
                 refusal = getattr(self.fallback, "refusal", None)
                 if callable(refusal):
-                    answer = refusal(question, searched, expansions, extractive.evidence, hits)
+                    answer: Answer = refusal(question, searched, expansions,
+                                             extractive.evidence, hits)
                     answer.answerer = self.name
                     return answer
             if "unsupported" in result.reasons:
@@ -212,7 +226,7 @@ class LLMAnswerer:
 
 def fallback_detail(error: LLMError) -> str:
     """The Italian reason shown in the fallback notice."""
-    details = load_yaml("llm_it.yaml")["fallback_details"]
+    details: dict[str, str] = load_yaml("llm_it.yaml")["fallback_details"]
     facts = dict(error.facts)
     reason = str(facts.pop("reason", "error"))
     template = details.get(reason, details["error"])

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import queue
 import threading
@@ -164,7 +165,13 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 # ---- deadlines -----------------------------------------------------------------------------
-_DONE = object()
+class _End(enum.Enum):
+    """The marker the worker of :func:`bounded` queues after the last piece."""
+
+    DONE = enum.auto()
+
+
+_DONE = _End.DONE
 
 
 def bounded(produce: Callable[[], Iterable[str]], timeout: float, idle: bool = False,
@@ -178,7 +185,7 @@ def bounded(produce: Callable[[], Iterable[str]], timeout: float, idle: bool = F
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
-    pieces: queue.Queue = queue.Queue()
+    pieces: queue.Queue[str | BaseException | _End] = queue.Queue()
     cancel = threading.Event()
 
     def work() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..datafiles import load_yaml, read_text
 from ..expansion import Expansion
@@ -50,7 +50,7 @@ class PromptBuilder:
                 raise ValueError(f"prompt file names must be non-empty strings, got {name!r}")
         self.system = read_text(system_file).strip()
         self.user_template = read_text(user_file)
-        self.data = load_yaml(data_file)
+        self.data: dict[str, Any] = load_yaml(data_file)  # templates, and the answerer's texts
 
     def passage(self, n: int, hit: Hit) -> str:
         chunk = hit.chunk
@@ -59,8 +59,9 @@ class PromptBuilder:
             where += self.data["passage_page"].format(page=chunk.page)
         if chunk.section:
             where += self.data["passage_section"].format(section=_attribute(chunk.section))
-        return self.data["passage"].format(n=n, title=_attribute(chunk.title), where=where,
-                                           text=neutralise(chunk.text.strip()))
+        template: str = self.data["passage"]
+        return template.format(n=n, title=_attribute(chunk.title), where=where,
+                               text=neutralise(chunk.text.strip()))
 
     def build(self, question: str, hits: Sequence[Hit],
               expansions: Sequence[Expansion] = (), searched: str | None = None) -> Prompt:

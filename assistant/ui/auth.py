@@ -26,12 +26,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 
 import yaml
 
 from ..errors import ConfigError
 from . import texts
+
+if TYPE_CHECKING:
+    from .webconfig import WebSettings
 
 Clock = Callable[[], float]
 
@@ -322,7 +325,7 @@ class OperatorLogin:
         self.sessions.close(token)
 
 
-def login_from_settings(web) -> OperatorLogin:
+def login_from_settings(web: WebSettings) -> OperatorLogin:
     """The login of :class:`~assistant.ui.webconfig.WebSettings`."""
     return OperatorLogin(
         UserFile(web.users_file),

@@ -20,7 +20,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import messages
 from ..errors import AssistantError, DocumentError, UploadError
@@ -28,6 +28,9 @@ from ..ingestion.catalog import Catalog
 from ..ingestion.readers import SUPPORTED_SUFFIXES, check_pdf_head, decode_text, read_pages
 from ..text import normalize
 from . import render, texts
+
+if TYPE_CHECKING:
+    from ..core import Assistant
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CHUNK_ID = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
@@ -46,7 +49,7 @@ class DocumentView:
 class DocumentLibrary:
     """Resolves and renders the indexed documents of an :class:`~assistant.Assistant`."""
 
-    def __init__(self, assistant: Any) -> None:
+    def __init__(self, assistant: Assistant) -> None:
         if assistant is None:
             raise ValueError("assistant must be an Assistant, got None")
         self.assistant = assistant

@@ -7,39 +7,67 @@ Every callback checks the caller's role again (``access.identify``), so a sessio
 """
 
 # no "from __future__ import annotations": Gradio reads the gr.Request annotation at run time
-from types import SimpleNamespace
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypedDict
 
 from . import render, texts
 from .auth import Operator
 from .blocks import html_block, progress_adapter
 from .callbacks import UIController
 
+if TYPE_CHECKING:
+    import gradio as gr
 
-def caller(access: Any, request: Any) -> Operator | None:
+    from ..core import Assistant
+    from .server import OperatorAccess, RequestCredentials
+
+TextLookup = Callable[..., str]  # texts.text: the Italian string at a key, formatted
+Allowed = Callable[["gr.Request | None", str], bool]  # may the caller do what is named
+
+
+class Table(TypedDict):
+    """The value of a ``gr.Dataframe``: column names and rows."""
+
+    headers: list[str]
+    data: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    """A Gradio request's cookies and headers (header names in lower case), as
+    ``identify`` reads them."""
+
+    cookies: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+def caller(access: "OperatorAccess", request: "gr.Request | RequestCredentials | None"
+           ) -> Operator | None:
     """The operator behind a Gradio request (cookies and headers as plain mappings)."""
     if request is None:
         return None
     cookies = dict(getattr(request, "cookies", None) or {})
     headers = {str(k).lower(): v for k, v in dict(getattr(request, "headers", None) or {}).items()}
-    return access.identify(SimpleNamespace(cookies=cookies, headers=headers))
+    return access.identify(_Credentials(cookies=cookies, headers=headers))
 
 
-def _choices(labels: Any) -> list[tuple[str, str]]:
+def _choices(labels: Iterable[str] | None) -> list[tuple[str, str]]:
     return [(texts.text("filters.all"), "")] + [(label, label) for label in labels or []]
 
 
-def build_operator_app(assistant: Any, controller: UIController, access: Any) -> Any:
+def build_operator_app(assistant: "Assistant", controller: UIController,
+                       access: "OperatorAccess") -> "gr.Blocks":
     """The operator ``gr.Blocks`` (not launched)."""
     import gradio as gr
 
     ui = controller
     t = texts.text
 
-    def allowed(request: Any, permission: str) -> bool:
+    def allowed(request: "gr.Request | None", permission: str) -> bool:
         operator = caller(access, request)
         return operator is not None and operator.can(permission)
 
+    demo: gr.Blocks  # Gradio's Blocks.__enter__ (unannotated) returns the Blocks itself
     with gr.Blocks(title=t("operator.title"), analytics_enabled=False) as demo:
         html_block(f'<header class="intestazione"><h1>{t("operator.title")}</h1></header>')
         who = gr.Markdown(elem_id="chi-accede")
@@ -54,7 +82,7 @@ def build_operator_app(assistant: Any, controller: UIController, access: Any) ->
                         elem_id="scheda-senza-risposta"):
                 _unanswered_tab(ui, t, allowed)
 
-        def on_load(request: gr.Request):
+        def on_load(request: gr.Request) -> tuple[str, Table]:
             operator = caller(access, request)
             if operator is None:
                 status = t("login.required")
@@ -71,7 +99,7 @@ def build_operator_app(assistant: Any, controller: UIController, access: Any) ->
     return demo
 
 
-def _search_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -> None:
+def _search_tab(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     import gradio as gr
 
     columns = texts.section("search.columns")
@@ -101,7 +129,9 @@ def _search_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -
                          label=t("tabs.search"), show_label=False, buttons=[],
                          column_widths=["32%", "17%", "15%", "12%", "9%", "15%"])
 
-    def on_search(text, amb, kind, yr, funding, target, request: gr.Request):
+    def on_search(text: str | None, amb: str | None, kind: str | None, yr: str | None,
+                  funding: str | None, target: str | None, request: gr.Request
+                  ) -> tuple[Table, dict[str, Any], str]:
         if not allowed(request, "search"):
             return {"headers": columns, "data": []}, gr.update(visible=False), \
                 t("operator.not_allowed")
@@ -115,8 +145,8 @@ def _search_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -
     query.submit(on_search, inputs, outputs, api_visibility="private")
 
 
-def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool],
-                   assistant: Any) -> Any:
+def _documents_tab(ui: UIController, t: TextLookup, allowed: Allowed,
+                   assistant: "Assistant") -> "gr.Dataframe":
     import gradio as gr
 
     doc_columns = texts.section("documents.columns")
@@ -143,12 +173,13 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
         delete_go = gr.Button(t("documents.delete_button"), variant="stop", min_width=200)
     delete_out = html_block(elem_id="esito-rimozione")
 
-    def table():
+    def table() -> tuple[Table, dict[str, Any]]:
         rows = ui.document_rows()
         return ({"headers": doc_columns, "data": rows},
                 gr.update(choices=[row[1] for row in rows], value=None))
 
-    def on_upload(paths, replace_old, request: gr.Request, progress=gr.Progress()):
+    def on_upload(paths: list[str] | None, replace_old: bool | None, request: gr.Request,
+                  progress: gr.Progress = gr.Progress()) -> tuple[str, Table, dict[str, Any]]:
         if not allowed(request, "documents_edit"):
             return render.status_html(t("documents.not_allowed"), "errore"), *table()
         summary = ui.upload(paths, progress_adapter(progress, t("documents.progress")),
@@ -158,7 +189,9 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
     upload_go.upload(on_upload, [upload_go, replace], [upload_out, docs, delete_source],
                      api_visibility="private")
 
-    def on_delete(source, confirmation, request: gr.Request, progress=gr.Progress()):
+    def on_delete(source: str | None, confirmation: str | None, request: gr.Request,
+                  progress: gr.Progress = gr.Progress()
+                  ) -> tuple[str, Table, dict[str, Any], str | None]:
         if not allowed(request, "documents_edit"):
             return render.status_html(t("documents.not_allowed"), "errore"), *table(), \
                 confirmation
@@ -169,7 +202,7 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
     delete_go.click(on_delete, [delete_source, delete_confirm],
                     [delete_out, docs, delete_source, delete_confirm], api_visibility="private")
 
-    def on_refresh():
+    def on_refresh() -> tuple[Table, dict[str, Any]]:
         ui.refresh_facets()
         return table()
 
@@ -181,7 +214,7 @@ def _documents_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]
 _ENTRY_FIELDS = ("title", "type", "ambito", "comuni", "year")
 
 
-def _entry_form(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -> None:
+def _entry_form(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     """Edit one document's catalog entry (issue: title, type, ambito, comuni, year)."""
     import gradio as gr
 
@@ -194,14 +227,14 @@ def _entry_form(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -
     save = gr.Button(t("documents.edit_button"), variant="primary", elem_id="salva-scheda")
     out = html_block(elem_id="esito-scheda")
 
-    def on_pick(chosen):
+    def on_pick(chosen: str | None) -> list[str]:
         entry = ui.document_entry(chosen)
         return [entry[name] for name in _ENTRY_FIELDS]
 
     source.change(on_pick, [source], boxes, api_visibility="private")
 
-    def on_save(chosen, title, kind, ambito, comuni, year, request: gr.Request,
-                progress=gr.Progress()):
+    def on_save(chosen: str | None, title: str, kind: str, ambito: str, comuni: str, year: str,
+                request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
         if not allowed(request, "documents_edit"):
             return render.status_html(t("documents.not_allowed"), "errore")
         values = dict(zip(_ENTRY_FIELDS, (title, kind, ambito, comuni, year)))
@@ -211,7 +244,7 @@ def _entry_form(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -
     save.click(on_save, [source, *boxes], [out], api_visibility="private")
 
 
-def _feedback_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -> None:
+def _feedback_tab(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     import gradio as gr
 
     gr.Markdown(t("feedback.intro"))
@@ -220,7 +253,7 @@ def _feedback_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool])
     export_file = gr.DownloadButton(t("feedback.download"), visible=False)
     export_status = gr.Markdown(elem_id="esito-valutazioni")
 
-    def on_export(request: gr.Request):
+    def on_export(request: gr.Request) -> tuple[dict[str, Any], str]:
         if not allowed(request, "feedback_export"):
             return gr.update(visible=False), t("operator.not_allowed")
         path, status = ui.export_feedback()
@@ -229,7 +262,7 @@ def _feedback_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool])
     export_go.click(on_export, None, [export_file, export_status], api_name="esporta_valutazioni")
 
 
-def _unanswered_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool]) -> None:
+def _unanswered_tab(ui: UIController, t: TextLookup, allowed: Allowed) -> None:
     """What citizens asked that was refused or rated down: the report of the feedback
     store when it has one (``unanswered_report``), a notice otherwise."""
     import gradio as gr
@@ -241,7 +274,7 @@ def _unanswered_tab(ui: UIController, t: Any, allowed: Callable[[Any, str], bool
     report_status = gr.Markdown(elem_id="esito-senza-risposta")
     report_out = html_block(elem_id="senza-risposta")
 
-    def on_report(request: gr.Request):
+    def on_report(request: gr.Request) -> tuple[str, dict[str, Any], str]:
         if not allowed(request, "unanswered"):
             return (render.status_html(t("operator.not_allowed"), "errore"),
                     gr.update(visible=False), "")

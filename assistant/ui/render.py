@@ -10,11 +10,18 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from ..text import normalize
 from . import texts
+
+if TYPE_CHECKING:
+    from ..answering import Answer, Citation
+    from .services import SituationResult
+
+# ``QueryExpander.acronyms``: normalised acronym -> (label, meaning, phrases added)
+AcronymTable = Mapping[str, tuple[str, str, tuple[str, ...]]]
 
 DOCUMENT_ROUTE = "documenti"
 PASSAGE_ANCHOR = "passaggio"
@@ -126,7 +133,7 @@ class GlossaryTerm:
     meaning: str
 
 
-def glossary_terms(answer, acronyms: Mapping[str, tuple] | None = None) -> list[GlossaryTerm]:
+def glossary_terms(answer: Answer, acronyms: AcronymTable | None = None) -> list[GlossaryTerm]:
     """Acronyms to explain: those the search expanded, then those written in the answer.
 
     ``acronyms`` is ``QueryExpander.acronyms``: normalised key -> (label, meaning, added).
@@ -162,7 +169,7 @@ def glossary_terms(answer, acronyms: Mapping[str, tuple] | None = None) -> list[
     return found
 
 
-def searched_terms(answer) -> list[str]:
+def searched_terms(answer: Answer) -> list[str]:
     """The everyday phrasings the search added (not acronyms), for a discreet note."""
     out: list[str] = []
     for exp in getattr(answer, "expansions", None) or []:
@@ -227,7 +234,7 @@ def searched_html(phrases: Sequence[str]) -> str:
             f'{esc(texts.text("answer.searched_also", terms=", ".join(phrases)))}</div>')
 
 
-def source_html(citation, anchor: str | None = None) -> str:
+def source_html(citation: Citation, anchor: str | None = None) -> str:
     """One numbered source: title, where, a link to the document, and the passage with the
     supporting sentences marked (folded, to keep the answer readable). With ``anchor`` the
     card has the id the answer's ``[n]`` markers link to."""
@@ -249,7 +256,7 @@ def source_html(citation, anchor: str | None = None) -> str:
         f"</div>")
 
 
-def sources_html(citations: Sequence, anchor: str | None = None) -> str:
+def sources_html(citations: Sequence[Citation], anchor: str | None = None) -> str:
     if not citations:
         return ""
     cards = "".join(source_html(c, anchor) for c in citations)
@@ -257,7 +264,7 @@ def sources_html(citations: Sequence, anchor: str | None = None) -> str:
             f"</div>{cards}</div>")
 
 
-def answer_html(answer, acronyms: Mapping[str, tuple] | None = None,
+def answer_html(answer: Answer, acronyms: AcronymTable | None = None,
                 anchor: str | None = None) -> str:
     """The chat message for a finished answer; ``anchor`` (unique per message) links the
     ``[n]`` markers to the source cards."""
@@ -292,7 +299,8 @@ def error_html(text: str) -> str:
 
 
 # ---- "Servizi per me" --------------------------------------------------------------------
-def services_html(notice: str | None, results: Sequence, contact: bool = True) -> str:
+def services_html(notice: str | None, results: Sequence[SituationResult],
+                  contact: bool = True) -> str:
     """Per situation, the interventions found (one line each) with their source link."""
     blocks = [notice_html(notice)]
     for result in results:

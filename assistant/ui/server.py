@@ -11,14 +11,19 @@ import asyncio
 import html
 import json
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from . import texts
-from .auth import Operator, OperatorLogin
+from .auth import Operator, OperatorLogin, UserFile
 from .callbacks import UIController
 from .documents import DocumentLibrary
 from .render import DOCUMENT_ROUTE
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection, Request
 
 LOGIN_PATH = "/accesso"
 LOGOUT_PATH = "/esci"
@@ -44,7 +49,7 @@ class SecurityHeaders:
     """ASGI middleware: the CSP (unless the route set its own), nosniff, no referrer and,
     where it can say the same, X-Frame-Options for old browsers."""
 
-    def __init__(self, app: Any, frame_ancestors: str = "'self'",
+    def __init__(self, app: ASGIApp, frame_ancestors: str = "'self'",
                  referrer: str = "no-referrer") -> None:
         self.app = app
         self.policy = csp(frame_ancestors).encode("latin-1")
@@ -54,12 +59,12 @@ class SecurityHeaders:
         if legacy:
             self.extra.append((b"x-frame-options", legacy))
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
@@ -79,19 +84,19 @@ class ItalianPage:
 
     LANG = re.compile(rb'<html(\s[^>]*?)?\slang="en"', re.S)
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "GET" \
                 or scope.get("path") not in ("/", ""):
             await self.app(scope, receive, send)
             return
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"accept-encoding"]
-        start: dict = {}
+        start: Message = {}
         body = bytearray()
 
-        async def capture(message: dict) -> None:
+        async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
                 return
@@ -118,11 +123,11 @@ class PublicRoutesOnly:
     BLOCKED_PREFIXES = ("/monitoring",)
     CALL = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]+)")
 
-    def __init__(self, app: Any, api_names: Any = ()) -> None:
+    def __init__(self, app: ASGIApp, api_names: Any = ()) -> None:
         self.app = app
         self.api_names = frozenset(api_names)
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope.get("path", "")
             call = self.CALL.match(path)
@@ -141,11 +146,12 @@ class OperatorGate:
 
     OPEN_PATHS = (LOGIN_PATH, LOGIN_PATH + "/", "/favicon.ico")
 
-    def __init__(self, app: Any, identify: Callable[[Any], Operator | None]) -> None:
+    def __init__(self, app: ASGIApp,
+                 identify: Callable[["HTTPConnection"], Operator | None]) -> None:
         self.app = app
         self.identify = identify
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -163,7 +169,7 @@ class OperatorGate:
         await self._refuse(scope, send)
 
     @staticmethod
-    async def _refuse(scope: dict, send: Callable) -> None:
+    async def _refuse(scope: Scope, send: Send) -> None:
         accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
         if scope.get("method") == "GET" and "text/html" in accept:
             root = scope.get("root_path", "")
@@ -180,6 +186,25 @@ class OperatorGate:
         await send({"type": "http.response.body", "body": body})
 
 
+class RequestCredentials(Protocol):
+    """What identifying an operator reads of a request: a Starlette connection's cookies and
+    headers, or those of a Gradio request copied into plain mappings (``operator.caller``)."""
+
+    @property
+    def cookies(self) -> Mapping[str, str]: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+class OperatorAccess(Protocol):
+    """Who the operator behind a request is: :class:`LoginAccess` or :class:`ProxyAccess`."""
+
+    kind: str
+
+    def identify(self, request: RequestCredentials) -> Operator | None: ...
+
+
 class LoginAccess:
     """Operators identified by the session cookie of :class:`OperatorLogin`."""
 
@@ -189,7 +214,7 @@ class LoginAccess:
         self.login = login
         self.cookie_secure = cookie_secure
 
-    def identify(self, request: Any) -> Operator | None:
+    def identify(self, request: RequestCredentials) -> Operator | None:
         return self.login.operator(request.cookies.get(SESSION_COOKIE))
 
 
@@ -200,11 +225,11 @@ class ProxyAccess:
 
     kind = "proxy"
 
-    def __init__(self, user_header: str = "", users: Any = None) -> None:
+    def __init__(self, user_header: str = "", users: UserFile | None = None) -> None:
         self.user_header = user_header.strip().lower()  # Starlette's headers and dicts alike
         self.users = users
 
-    def identify(self, request: Any) -> Operator | None:
+    def identify(self, request: RequestCredentials) -> Operator | None:
         if not self.user_header:
             return Operator("sso", "amministratore")
         name = (request.headers.get(self.user_header) or "").strip().lower()
@@ -218,7 +243,7 @@ class ProxyAccess:
 def document_routes(library: DocumentLibrary, frame_ancestors: str = "'self'") -> Any:
     """``GET /documenti/{source}``: an indexed document, PDF inline or text as HTML."""
     from fastapi import APIRouter
-    from fastapi.responses import FileResponse, HTMLResponse
+    from fastapi.responses import FileResponse, HTMLResponse, Response
 
     router = APIRouter()
     page_headers = {"Content-Security-Policy": DOCUMENT_CSP.format(
@@ -229,7 +254,7 @@ def document_routes(library: DocumentLibrary, frame_ancestors: str = "'self'") -
                    "X-Content-Type-Options": "nosniff"}
 
     @router.get(f"/{DOCUMENT_ROUTE}/{{source:path}}", include_in_schema=False)
-    def document(source: str, passaggio: str | None = None):
+    def document(source: str, passaggio: str | None = None) -> Response:
         view = library.view(source, passaggio)
         if view.kind == "pdf" and view.path is not None:
             return FileResponse(view.path, media_type="application/pdf", filename=view.path.name,
@@ -264,19 +289,19 @@ def script_route(labels: dict[str, str], prefixes: dict[str, str] | None = None)
 def login_routes(access: LoginAccess) -> Any:
     """The operator app's own login page (``/accesso``) and logout (``/esci``)."""
     from fastapi import APIRouter, Request
-    from fastapi.responses import HTMLResponse, RedirectResponse
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
     router = APIRouter()
 
     @router.get(LOGIN_PATH, include_in_schema=False)
-    def login_page(request: Request):
+    def login_page(request: Request) -> Response:
         if access.identify(request) is not None:
             return RedirectResponse("./", status_code=303)
         note = "" if access.login.users.users() else texts.text("login.no_users")
         return HTMLResponse(login_html(note), headers={"Cache-Control": "no-store"})
 
     @router.post(LOGIN_PATH, include_in_schema=False)
-    async def login_submit(request: Request):
+    async def login_submit(request: Request) -> Response:
         if not _same_origin(request):
             return HTMLResponse(login_html(texts.text("login.bad_request")), status_code=403)
         body = await _read_limited(request, MAX_LOGIN_BODY)
@@ -296,7 +321,7 @@ def login_routes(access: LoginAccess) -> Any:
         return response
 
     @router.get(LOGOUT_PATH, include_in_schema=False)
-    def logout(request: Request):
+    def logout(request: Request) -> Response:
         access.login.logout(request.cookies.get(SESSION_COOKIE))
         response = HTMLResponse(login_html(texts.text("login.logged_out")),
                                 headers={"Cache-Control": "no-store"})
@@ -306,7 +331,7 @@ def login_routes(access: LoginAccess) -> Any:
     return router
 
 
-async def _read_limited(request: Any, limit: int) -> bytes | None:
+async def _read_limited(request: "Request", limit: int) -> bytes | None:
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -315,7 +340,7 @@ async def _read_limited(request: Any, limit: int) -> bytes | None:
     return body
 
 
-def _same_origin(request: Any) -> bool:
+def _same_origin(request: "Request") -> bool:
     """A login posted from another site is refused (no login CSRF)."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":

@@ -11,7 +11,8 @@ UI_STRINGS = "ui_it.yaml"
 
 def strings() -> dict[str, Any]:
     """The whole parsed file (read once per process)."""
-    return load_yaml(UI_STRINGS)
+    parsed: dict[str, Any] = load_yaml(UI_STRINGS)
+    return parsed
 
 
 def text(key: str, **values: Any) -> str:

@@ -128,7 +128,7 @@ class UnansweredReport:
         if self.min_cluster < 2:
             raise ValueError(f"min_cluster must be >= 2, got {self.min_cluster!r}")
         self.ignore = {stem for w in data.get("ignore_words") or [] for stem in terms(str(w))}
-        self.reasons = dict(data["reasons"])
+        self.reasons: dict[str, str] = dict(data["reasons"])
         self.csv_columns = dict(data["csv"])
         self.openings = refusal_openings()
 
