@@ -31,10 +31,11 @@ run: ingest
 ask: ingest
 	$(BIN)/python -m assistant ask "$(Q)"
 
-# ruff (pyflakes and pycodestyle rules) and mypy on the package, before the tests
+# ruff (pyflakes and pycodestyle rules) and mypy --strict (pyproject's [tool.mypy]) on the
+# package, before the tests
 lint: setup
 	$(BIN)/ruff check assistant evals tests bench app.py
-	$(BIN)/mypy assistant --ignore-missing-imports
+	$(BIN)/mypy assistant
 
 test: setup system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -10,9 +10,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from .env import configure_offline_environment
+
+if TYPE_CHECKING:
+    from .answering import Answer
+    from .config import Settings
+    from .conversation import Turn
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,7 +123,7 @@ def clean_text(text: str) -> str:
             .replace("\ufffd", "")
 
 
-def _settings(args: argparse.Namespace, **extra):
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     from .config import Settings
 
     overrides = {"index_dir": getattr(args, "index", None),
@@ -197,7 +202,7 @@ def read_input_text(path: Path) -> str:
         raise InputFileError(reason="not_text", path=str(path)) from None
 
 
-def _read_history(path: Path | None):
+def _read_history(path: Path | None) -> list[Turn]:
     from .conversation import Turn
     from .errors import InputFileError
 
@@ -249,7 +254,7 @@ def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def format_answer(answer) -> str:
+def format_answer(answer: Answer) -> str:
     from . import messages
 
     lines = []

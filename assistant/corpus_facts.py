@@ -113,7 +113,7 @@ class CorpusFacts:
         self.acronyms = acronyms if acronyms is not None \
             else union_acronyms(self.ids, chunk_acronyms or {})
         self._columns: dict[str, np.ndarray] = {}
-        self._masks: dict[tuple, np.ndarray] = {}
+        self._masks: dict[tuple[tuple[str, Any], ...], np.ndarray] = {}
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], df: dict[str, int],

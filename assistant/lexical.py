@@ -215,7 +215,7 @@ class LexicalIndex:
         query = [t for t in question_terms if t in vocab]
         if not query:
             return None
-        scores = self._model.get_scores(query)
+        scores: np.ndarray = np.asarray(self._model.get_scores(query))
         if accepted is not None:
             scores = np.where(accepted, scores, 0.0)
         return scores

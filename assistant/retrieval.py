@@ -49,7 +49,7 @@ class Filters:
         return [(key, getattr(self, key)) for key in ("ambito", "doc_type", "year", "source",
                                                        "region") if getattr(self, key)]
 
-    def where(self) -> dict | None:
+    def where(self) -> dict[str, Any] | None:
         """A Chroma ``where`` clause."""
         clauses = [{key: value} for key, value in self.stored_fields()]
         if not clauses:

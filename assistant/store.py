@@ -309,7 +309,7 @@ class ChunkStore:
                 for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])]
 
     def search_ids(self, vector: np.ndarray, k: int,
-                   where: dict | None = None) -> list[tuple[str, float]]:
+                   where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(id, cosine) of the nearest chunks, without their texts (3x faster at 100k
         chunks: only the chunks an answer keeps are fetched, with :meth:`get`)."""
         if k < 1:

@@ -27,7 +27,8 @@ def unit_rows(vectors: np.ndarray | None, rows: int) -> np.ndarray | None:
         return None
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    unit: np.ndarray = vectors / norms
+    return unit
 
 
 def order_file(vectors_file: str) -> str:

@@ -46,7 +46,7 @@ class Skipped:
     source: str
     reason: str
     detail: str = ""
-    facts: dict = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
     kept: bool = False
 
 
@@ -67,7 +67,7 @@ class IngestReport:
     def add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "files_indexed": self.files_indexed, "files_unchanged": self.files_unchanged,
             "files_removed": self.files_removed, "pages": self.pages,
@@ -544,8 +544,8 @@ class _EmbedStream:
 
 
 class _Ready:
-    def __init__(self, vectors) -> None:
+    def __init__(self, vectors: np.ndarray) -> None:
         self._vectors = vectors
 
-    def result(self):
+    def result(self) -> np.ndarray:
         return self._vectors

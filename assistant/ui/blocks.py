@@ -9,6 +9,7 @@ theirs exists here. Theme, CSS and the page script are given when the app is mou
 
 # no "from __future__ import annotations": Gradio reads the gr.LikeData annotation at run time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from ..datafiles import read_text
@@ -75,7 +76,7 @@ def html_block(value: str = "", **options: Any) -> Any:
     return gr.Markdown(value, sanitize_html=True, **options)
 
 
-def progress_adapter(progress: Any, label: str):
+def progress_adapter(progress: Any, label: str) -> Callable[[int, int, str], None]:
     def report(done: int, total: int, name: str) -> None:
         desc = f"{label}: {name}" if name else label
         progress((done, max(total, 1)), desc=desc)
@@ -115,7 +116,9 @@ def build_app(assistant: Any, controller: UIController | None = None,
         footer = footer_html(web)
         if footer:
             html_block(footer)
-        gr.api(ui.ask_json, api_name="domanda")
+        from gradio.events import api  # gradio re-exports it without listing it in __all__
+
+        api(ui.ask_json, api_name="domanda")
     demo.queue(default_concurrency_limit=2)
     # bounded per-session memory: read by gr.mount_gradio_app (Gradio's default is 10,000)
     demo.state_session_capacity = web.max_sessions if web is not None \
@@ -207,7 +210,7 @@ def _wire_chat(ui: UIController, chat: _Conversation, filters: list[Any], record
     chat.question.submit(ui.chat, chat_inputs, chat_outputs, api_name="chiedi")
     chat.send.click(ui.chat, chat_inputs, chat_outputs, api_visibility="private")
 
-    def on_like(recs, history, data: gr.LikeData):
+    def on_like(recs: list[Any], history: list[Any], data: gr.LikeData) -> tuple[Any, ...]:
         status, fid = ui.rate(recs, history, data.index, data.liked)
         return (gr.update(value=status, visible=bool(status)),
                 gr.update(visible=fid is not None), fid)
@@ -216,7 +219,7 @@ def _wire_chat(ui: UIController, chat: _Conversation, filters: list[Any], record
                       [chat.feedback_status, chat.comment_row, feedback_id],
                       api_visibility="private")
 
-    def on_comment(fid, text):
+    def on_comment(fid: int | None, text: str | None) -> tuple[Any, ...]:
         status = ui.add_comment(fid, text)
         saved = bool(fid) and bool((text or "").strip())
         return (gr.update(value=status, visible=bool(status)),
@@ -226,7 +229,7 @@ def _wire_chat(ui: UIController, chat: _Conversation, filters: list[Any], record
         event(on_comment, [feedback_id, chat.comment],
               [chat.feedback_status, chat.comment_row, chat.comment], api_visibility="private")
 
-    def on_new_chat():
+    def on_new_chat() -> tuple[Any, ...]:
         return [], "", [], gr.update(value="", visible=False), gr.update(visible=False), None
 
     reset_outputs = [chat.chatbot, chat.question, records, chat.feedback_status,
@@ -251,7 +254,8 @@ def _services_tab(ui: UIController, t: Any) -> None:
                                     elem_id="mostra-servizi")
     services_out = html_block(elem_id="servizi-risultati")
 
-    def on_services(chosen, where, progress=gr.Progress()):
+    def on_services(chosen: list[str], where: str | None,
+                    progress: Any = gr.Progress()) -> str:
         return ui.services(chosen, where, progress_adapter(progress, t("services.button")))
 
     services_go.click(on_services, [situations, place], services_out, api_name="servizi")
@@ -267,7 +271,7 @@ def _documents_tab(ui: UIController, t: Any, demo: Any) -> None:
                         elem_id="elenco-documenti", label=t("tabs.documents"),
                         show_label=False, buttons=[], column_widths=["68%", "32%"])
 
-    def on_load():
+    def on_load() -> dict[str, Any]:
         return {"headers": doc_columns, "data": ui.public_document_rows()}
 
     demo.load(on_load, None, docs, api_visibility="private")

@@ -34,7 +34,8 @@ Record = dict[str, Any]
 def corpus_facets(assistant: Any) -> Facets:
     """What the filters offer: :meth:`Assistant.facets` (read from the index state in
     memory, not from the store)."""
-    return assistant.facets()
+    facets: Facets = assistant.facets()
+    return facets
 
 
 def plain_history(history: Sequence[Any] | None) -> list[Message]:
@@ -202,7 +203,8 @@ class UIController:
         except AssistantError as exc:
             return {"question": question, "answer": messages.for_error(exc), "refused": True,
                     "notice": None, "citations": []}
-        return answer.as_json()
+        contract: dict[str, Any] = answer.as_json()
+        return contract
 
     # ---- feedback ------------------------------------------------------------------------
     def rate(self, records: Sequence[Record] | None, history: Sequence[Any] | None,

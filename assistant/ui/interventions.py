@@ -33,7 +33,8 @@ _LETTERS = re.compile(r"[^\W\d_]{2,}")
 
 def interventions_data() -> dict[str, Any]:
     """The parsed ``interventions_it.yaml`` (read once per process)."""
-    return load_yaml(INTERVENTIONS_DATA)
+    data: dict[str, Any] = load_yaml(INTERVENTIONS_DATA)
+    return data
 
 
 class Vocabulary:
