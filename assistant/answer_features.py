@@ -8,6 +8,7 @@ is set by hand. Term weights are inverse document frequencies of the indexed cor
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -91,88 +92,46 @@ class FeatureExtractor:
                    kinds: Sequence[str], counted: str | None,
                    placed: set[str] | None = None) -> list[Candidate]:
         """Every sentence of the passages that shares something with the question."""
-        generic = config()["generic"]
-        qterms = list(dict.fromkeys(terms(question)))
-        # a comune resolved to its ambito's filter says where to look, not what to say; an
-        # ambito named as such stays what the question is about
-        ambiti = {t for h in hits for t in terms(str(h.chunk.metadata.get("ambito") or ""))}
-        placed = (placed or set()) - ambiti
-        weights = {t: self.stats.weight(t) for t in qterms}
-        # coverage counts the words the passages must say; the placed ones are said by the
-        # filter (place_share tells how much of a sentence is merely the place)
-        total = sum(w for t, w in weights.items() if t not in placed) or 1.0
-        total_all = sum(weights.values()) or 1.0
-        synonyms = synonyms_for(qterms, list(expansions))
-        extra = {t for phrases in synonyms.values() for phrase in phrases for t in phrase}
-        patterns = [detectors.kinds()[k].pattern for k in kinds if k in detectors.kinds()]
-        acronym_terms: set[str] = set()
-        if DEFINITION.search(normalize(question)):
-            for exp in expansions:
-                if exp.is_acronym:
-                    acronym_terms |= set(terms(exp.term))
+        asked = self._asked(question, hits, expansions, kinds, counted, placed)
         hostile = config()["hostile"]
         out: list[Candidate] = []
         # fused scores differ in scale between retrievers (scaled scores, reciprocal ranks,
         # BM25 alone): relative to the best hit they mean the same
         top_score = max((float(h.score) for h in hits), default=0.0) or 1.0
         for rank, hit in enumerate(hits):
-            section_terms = set(terms(hit.chunk.section or ""))
-            title_terms = set(terms(hit.chunk.title or ""))
-            heading = [t for t in section_terms if t not in title_terms and t not in generic]
-            heading_match = sum(t in weights or t in extra for t in heading) / len(heading) \
-                if heading else 0.0
+            place = _HitPlace.of(hit, rank, top_score, asked)
             for pos, sentence in enumerate(sentences(hit.chunk.text)):
                 if hostile.search(normalize(sentence)):
                     continue  # instructions planted in a document are not answers
-                have = set(terms(sentence))
-                held = [t for t in qterms if t in have]
-                holds_asked = any(p.search(sentence) for p in patterns) or bool(
-                    counted and detectors.holds_count(sentence, counted))
-                loose = len(extra & have)
-                if not held and not holds_asked and not loose and \
-                        not any(t in section_terms for t in qterms):
-                    continue
-                direct = sum(weights[t] for t in held if t not in placed) / total
-                feats = {
-                    "direct": direct,
-                    "via_section": sum(weights[t] for t in qterms
-                                       if t not in have and t in section_terms) / total,
-                    "synonym": sum(weights[t] for t in qterms if t not in have
-                                   and synonyms.holds(t, have)) / total,
-                    "loose": math.log1p(loose),
-                    "spelled": float(any(any(p <= have for p in synonyms.get(t, ()))
-                                         for t in acronym_terms)),
-                    "asked": float(holds_asked),
-                    "asked_missing": float(bool(patterns or counted) and not holds_asked),
-                    "heading": heading_match,
-                    "title_share": sum(weights[t] for t in held if t in title_terms) / total,
-                    "place_share": sum(weights[t] for t in held if t in placed) / total_all,
-                    "generic_share": sum(weights[t] for t in held if t in generic) / total,
-                    "length": math.log1p(len(have)),
-                    "rank": 1.0 / (1 + rank),
-                    "position": 1.0 / (1 + pos),
-                    "hit_score": float(hit.score) / top_score,
-                    "dense": float(hit.dense_score),
-                    "list_item": float(is_list_item(sentence)),
-                    "lead_in": float(sentence.endswith(":")),
-                    "digit": float(any(ch.isdigit() for ch in sentence)),
-                }
-                out.append(Candidate(hit, rank, pos, sentence, feats))
-        # the same, relative to the question's best candidate: what the sentence has that
-        # the others lack
-        for name, source in (("direct_rel", "direct"), ("dense_rel", "dense")):
-            best = max((c.features[source] for c in out), default=0.0) or 1.0
-            for c in out:
-                c.features[name] = c.features[source] / best
-        for c in out:
-            f = c.features
-            covered = f["direct"] + f["via_section"] + f["synonym"]
-            f["coverage_rel"] = covered
-            f["asked_direct"] = f["asked"] * f["direct"]
-        best = max((c.features["coverage_rel"] for c in out), default=0.0) or 1.0
-        for c in out:
-            c.features["coverage_rel"] /= best
+                feats = _sentence_features(asked, place, pos, sentence)
+                if feats is not None:
+                    out.append(Candidate(hit, rank, pos, sentence, feats))
+        _add_relative(out)
         return out
+
+    def _asked(self, question: str, hits: Sequence[Hit], expansions: Sequence[Expansion],
+               kinds: Sequence[str], counted: str | None, placed: set[str] | None) -> _Asked:
+        qterms = list(dict.fromkeys(terms(question)))
+        # a comune resolved to its ambito's filter says where to look, not what to say; an
+        # ambito named as such stays what the question is about
+        ambiti = {t for h in hits for t in terms(str(h.chunk.metadata.get("ambito") or ""))}
+        placed = (placed or set()) - ambiti
+        weights = {t: self.stats.weight(t) for t in qterms}
+        synonyms = synonyms_for(qterms, list(expansions))
+        acronym_terms: set[str] = set()
+        if DEFINITION.search(normalize(question)):
+            for exp in expansions:
+                if exp.is_acronym:
+                    acronym_terms |= set(terms(exp.term))
+        return _Asked(
+            qterms, weights, placed, synonyms,
+            # coverage counts the words the passages must say; the placed ones are said by
+            # the filter (place_share tells how much of a sentence is merely the place)
+            total=sum(w for t, w in weights.items() if t not in placed) or 1.0,
+            total_all=sum(weights.values()) or 1.0,
+            extra={t for phrases in synonyms.values() for phrase in phrases for t in phrase},
+            patterns=[detectors.kinds()[k].pattern for k in kinds if k in detectors.kinds()],
+            counted=counted, acronym_terms=acronym_terms, generic=config()["generic"])
 
     # ---- the question ----------------------------------------------------------------------
     def question(self, question: str, hits: Sequence[Hit], expansions: Sequence[Expansion],
@@ -257,6 +216,99 @@ class FeatureExtractor:
                 missing.append(name)
         crisp = [k for k in missing if detectors.kinds()[k].crisp]
         return crisp, bool(missing)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The question's side of the sentence features: its stems and their weights, what a
+    filter already says, synonyms, detectors of what is asked."""
+
+    qterms: list[str]
+    weights: dict[str, float]
+    placed: set[str]
+    synonyms: Synonyms
+    total: float
+    total_all: float
+    extra: set[str]
+    patterns: list[re.Pattern[str]]
+    counted: str | None
+    acronym_terms: set[str]
+    generic: set[str]
+
+
+@dataclass(frozen=True)
+class _HitPlace:
+    """A passage's side: its rank and score, and its heading's and title's stems."""
+
+    hit: Hit
+    rank: int
+    score: float
+    section_terms: set[str]
+    title_terms: set[str]
+    heading: float
+
+    @classmethod
+    def of(cls, hit: Hit, rank: int, top_score: float, asked: _Asked) -> _HitPlace:
+        section_terms = set(terms(hit.chunk.section or ""))
+        title_terms = set(terms(hit.chunk.title or ""))
+        heading = [t for t in section_terms if t not in title_terms and t not in asked.generic]
+        match = sum(t in asked.weights or t in asked.extra for t in heading) / len(heading) \
+            if heading else 0.0
+        return cls(hit, rank, float(hit.score) / top_score, section_terms, title_terms, match)
+
+
+def _sentence_features(a: _Asked, place: _HitPlace, pos: int, sentence: str
+                       ) -> dict[str, float] | None:
+    """A sentence's features, or None when it shares nothing with the question."""
+    have = set(terms(sentence))
+    held = [t for t in a.qterms if t in have]
+    holds_asked = any(p.search(sentence) for p in a.patterns) or bool(
+        a.counted and detectors.holds_count(sentence, a.counted))
+    loose = len(a.extra & have)
+    if not held and not holds_asked and not loose and \
+            not any(t in place.section_terms for t in a.qterms):
+        return None
+    w, total = a.weights, a.total
+    return {
+        "direct": sum(w[t] for t in held if t not in a.placed) / total,
+        "via_section": sum(w[t] for t in a.qterms
+                           if t not in have and t in place.section_terms) / total,
+        "synonym": sum(w[t] for t in a.qterms if t not in have
+                       and a.synonyms.holds(t, have)) / total,
+        "loose": math.log1p(loose),
+        "spelled": float(any(any(p <= have for p in a.synonyms.get(t, ()))
+                             for t in a.acronym_terms)),
+        "asked": float(holds_asked),
+        "asked_missing": float(bool(a.patterns or a.counted) and not holds_asked),
+        "heading": place.heading,
+        "title_share": sum(w[t] for t in held if t in place.title_terms) / total,
+        "place_share": sum(w[t] for t in held if t in a.placed) / a.total_all,
+        "generic_share": sum(w[t] for t in held if t in a.generic) / total,
+        "length": math.log1p(len(have)),
+        "rank": 1.0 / (1 + place.rank),
+        "position": 1.0 / (1 + pos),
+        "hit_score": place.score,
+        "dense": float(place.hit.dense_score),
+        "list_item": float(is_list_item(sentence)),
+        "lead_in": float(sentence.endswith(":")),
+        "digit": float(any(ch.isdigit() for ch in sentence)),
+    }
+
+
+def _add_relative(out: list[Candidate]) -> None:
+    """The features relative to the question's best candidate: what the sentence has that
+    the others lack."""
+    for name, source in (("direct_rel", "direct"), ("dense_rel", "dense")):
+        best = max((c.features[source] for c in out), default=0.0) or 1.0
+        for c in out:
+            c.features[name] = c.features[source] / best
+    for c in out:
+        f = c.features
+        f["coverage_rel"] = f["direct"] + f["via_section"] + f["synonym"]
+        f["asked_direct"] = f["asked"] * f["direct"]
+    best = max((c.features["coverage_rel"] for c in out), default=0.0) or 1.0
+    for c in out:
+        c.features["coverage_rel"] /= best
 
 
 def _specificity(question: str, unknown: set[str]) -> float:
