@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     fitting.add_argument("--base-settings", type=Path, default=None)
     fitting.add_argument("--dry-run", action="store_true",
                          help="report only; do not write assistant/data/answer_model.yaml")
+    fitting.add_argument("--threshold-rule", choices=("in-sample", "cross-validated"),
+                         default=None, help="how the refusal threshold is chosen "
+                                            "(default: evals.fit.THRESHOLD_RULE)")
     fitting.add_argument("--json", action="store_true")
     fitting.add_argument("--quiet", action="store_true")
     return parser

@@ -47,6 +47,8 @@ from .textmatch import contains
 SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 TIE = 0.005  # recall differences under half a point are noise on sets of 30-150 questions
 MAX_FALSE_REFUSAL = 0.05
+THRESHOLD_RULES = ("in-sample", "cross-validated")
+THRESHOLD_RULE = "in-sample"
 REGULARISATION = 0.1  # scikit-learn C; 1.0 and 0.1 compared leave-one-set-out in NOTES.md
 DATA_DIR = Path(__file__).resolve().parent.parent / "assistant" / "data"
 
@@ -166,9 +168,9 @@ def _best_share(records: Sequence[QuestionRecord], limit: int) -> float:
     return max(s for s, v in scores.items() if v >= best - TIE)
 
 
-def fit(records: Sequence[QuestionRecord], names: Sequence[str], limit: int,
-        max_false_refusal: float = MAX_FALSE_REFUSAL) -> AnswerModel:
-    """The answer model fitted on ``records`` (every set named in ``names``)."""
+def _models(records: Sequence[QuestionRecord]) -> tuple[LinearModel, LinearModel]:
+    """The sentence and answerability models fitted on ``records`` (which are left scored
+    by the sentence model)."""
     rows = [(c.features, label, r.set_name) for r in records if r.item.answerable
             for c, label in zip(r.candidates, r.labels)]
     sentence = _standardised_fit(_matrix([f for f, _, _ in rows], SENTENCE_FEATURES),
@@ -179,7 +181,32 @@ def fit(records: Sequence[QuestionRecord], names: Sequence[str], limit: int,
         _matrix([r.question_features for r in records], QUESTION_FEATURES),
         np.array([r.item.answerable for r in records]), QUESTION_FEATURES,
         [r.set_name for r in records])
-    threshold = _threshold(records, answerable, max_false_refusal)
+    return sentence, answerable
+
+
+def fit(records: Sequence[QuestionRecord], names: Sequence[str], limit: int,
+        max_false_refusal: float = MAX_FALSE_REFUSAL,
+        threshold_rule: str = THRESHOLD_RULE) -> AnswerModel:
+    """The answer model fitted on ``records`` (every set named in ``names``).
+
+    ``threshold_rule``: "in-sample" takes the highest threshold that keeps every set at
+    ``max_false_refusal`` under the fitted model; "cross-validated" does so with each set's
+    probabilities from a model fitted without it (out-of-fold), the way a corpus nobody
+    fitted on meets the model (with fewer than three sets it falls back to in-sample)."""
+    if threshold_rule not in THRESHOLD_RULES:
+        raise ValueError(f"threshold_rule must be one of {THRESHOLD_RULES}, "
+                         f"got {threshold_rule!r}")
+    sets = list(dict.fromkeys(r.set_name for r in records))
+    out_of_fold: dict[int, float] = {}
+    if threshold_rule == "cross-validated" and len(sets) >= 3:
+        for held in sets:
+            _sentence, inner = _models([r for r in records if r.set_name != held])
+            rest = [r for r in records if r.set_name == held]
+            _score_sentences(rest, _sentence)
+            out_of_fold.update({id(r): inner.probability(r.question_features) for r in rest})
+    sentence, answerable = _models(records)
+    threshold = _threshold(records, answerable, max_false_refusal,
+                           out_of_fold if out_of_fold else None)
     share = _best_share(records, limit)
     return AnswerModel(sentence, answerable, float(threshold), float(share), tuple(names),
                        _offtopic_margin(records))
@@ -193,13 +220,17 @@ def _offtopic_margin(records: Sequence[QuestionRecord]) -> float | None:
 
 
 def _threshold(records: Sequence[QuestionRecord], model: LinearModel,
-               max_false_refusal: float) -> float:
+               max_false_refusal: float, probabilities: dict[int, float] | None = None
+               ) -> float:
     """The highest refusal threshold that refuses at most ``max_false_refusal`` of the
-    answerable questions of every training set."""
+    answerable questions of every training set, under ``model`` or with the given
+    ``probabilities`` (by ``id`` of the record)."""
     by_set: dict[str, list[float]] = {}
     for r in records:
         if r.item.answerable and not r.crisp_missing:
-            by_set.setdefault(r.set_name, []).append(model.probability(r.question_features))
+            p = probabilities[id(r)] if probabilities is not None \
+                else model.probability(r.question_features)
+            by_set.setdefault(r.set_name, []).append(p)
     candidates = sorted({p for ps in by_set.values() for p in ps})
     best = 0.0
     for t in candidates:
@@ -235,19 +266,21 @@ def evaluate(records: Sequence[QuestionRecord], model: AnswerModel, limit: int
 
 def run_fit(suite: Suite, cache: IndexCache, base: Settings, out: TextIO,
             progress: Callable[[str], None], write: bool = True,
-            model_path: Path | None = None) -> dict[str, Any]:
+            model_path: Path | None = None,
+            threshold_rule: str = THRESHOLD_RULE) -> dict[str, Any]:
     records = {s.name: collect(s, cache, base, progress) for s in suite.sets}
     limit = base.max_sentences
     report: dict[str, Any] = {"leave_one_out": {}, "in_sample": {}}
     for fold in suite.folds():
         training = [r for s in fold.training for r in records[s.name]]
-        model = fit(training, [s.name for s in fold.training], limit)
+        model = fit(training, [s.name for s in fold.training], limit,
+                    threshold_rule=threshold_rule)
         report["leave_one_out"][fold.held_out.name] = {
             **evaluate(records[fold.held_out.name], model, limit),
             "threshold": model.threshold, "share": model.share,
             "offtopic_margin": model.offtopic_margin}
     everything = [r for rs in records.values() for r in rs]
-    final = fit(everything, suite.names, limit)
+    final = fit(everything, suite.names, limit, threshold_rule=threshold_rule)
     for name, rs in records.items():
         report["in_sample"][name] = evaluate(rs, final, limit)
     report["model"] = {"threshold": final.threshold, "share": final.share,
@@ -293,7 +326,8 @@ def main(args: Any, out: TextIO, err: TextIO) -> int:
     progress = (lambda m: None) if args.quiet else \
         (lambda m: print(f"[fit] {m}", file=err, flush=True))
     report = run_fit(suite, IndexCache(args.cache or DEFAULT_CACHE), base, out, progress,
-                     write=not args.dry_run)
+                     write=not args.dry_run,
+                     threshold_rule=getattr(args, "threshold_rule", None) or THRESHOLD_RULE)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=float), file=out)
     return 0

@@ -1,0 +1,37 @@
+"""The refusal threshold of `python -m evals fit`: the highest that keeps every set's false
+refusals within the limit, from in-sample or out-of-fold probabilities."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from evals.fit import _threshold, fit
+
+
+def _record(set_name: str, answerable: bool = True, crisp: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(set_name=set_name, item=SimpleNamespace(answerable=answerable),
+                           crisp_missing=crisp, question_features={})
+
+
+def test_highest_threshold_within_the_limit_on_every_set():
+    a = [_record("a") for _ in range(20)]
+    b = [_record("b") for _ in range(20)]
+    probs = {id(r): 0.30 + 0.03 * i for i, r in enumerate(a)}
+    probs.update({id(r): 0.50 + 0.02 * i for i, r in enumerate(b)})
+    # one refusal in 20 (5%) is allowed on each set: set a's second lowest decides
+    assert _threshold(a + b, None, 0.05, probs) == pytest.approx(0.33)
+    # with no refusal allowed the threshold is the lowest answerable probability
+    assert _threshold(a + b, None, 0.0, probs) == pytest.approx(0.30)
+
+
+def test_crisp_refusals_and_unanswerable_questions_do_not_count():
+    kept = [_record("a") for _ in range(10)]
+    other = [_record("a", crisp=True), _record("a", answerable=False)]
+    probs = {id(r): 0.5 + 0.01 * i for i, r in enumerate(kept)}
+    probs.update({id(r): 0.0 for r in other})
+    assert _threshold(kept + other, None, 0.0, probs) == pytest.approx(0.5)
+
+
+def test_an_unknown_rule_is_named():
+    with pytest.raises(ValueError, match="'sometimes'"):
+        fit([], ("a",), 5, threshold_rule="sometimes")
