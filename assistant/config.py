@@ -16,7 +16,8 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self, get_args
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, Self, get_args
 
 from pydantic import (Field, ModelWrapValidatorHandler, NonNegativeFloat, PositiveFloat,
                       PositiveInt, ValidationError, model_validator)
@@ -42,10 +43,73 @@ STORE_KINDS: tuple[str, ...] = get_args(StoreKind)
 ENV_PREFIX = "ASSISTANT_"
 
 
-class Settings(BaseSettings):
+class LayeredSettings(BaseSettings):
+    """What every settings model of the project shares (:class:`Settings`, the web apps'
+    ``WebSettings``): frozen, unknown names refused, nothing read by the constructor,
+    pydantic's failures turned into one :class:`~assistant.errors.ConfigError`, and
+    :meth:`_from_sources`, which layers a TOML table, variables and flags and names the
+    origin of a bad value. A subclass sets ``env_prefix`` in its ``model_config``."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+    # how the message for unknown names calls them ("unknown setting(s): ...")
+    unknown_label: ClassVar[str] = "setting(s)"
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: the environment and the file are read by ``load``, the
+        one place that layers them, so that ``Model()`` means the shipped defaults."""
+        return (init_settings,)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_config_error(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Pydantic's errors, as the assistant's own (a ConfigError is raised as it is)."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise _config_error(exc, cls.unknown_label) from None
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (validated again)."""
+        return type(self)(**{**self.model_dump(), **changes})
+
+    @classmethod
+    def _from_sources(cls, file: Path, env: Mapping[str, str], flags: Mapping[str, Any], *,
+                      table: str, bare_keys: bool = False,
+                      aliases: Sequence[tuple[str, str]] = ()) -> Self:
+        """Last wins: the ``[table]`` of ``file`` (empty when missing; with ``bare_keys``
+        the top-level keys when there is no such table), then the ``aliases`` in order
+        (pairs of a variable of ``env`` and the setting it gives), then the prefixed
+        variables of ``env``, then the ``flags`` that are not None. A bad value is named
+        with the file or the variable it came from."""
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        values: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+
+        def add(layer: Mapping[str, Any], where: Callable[[str], str]) -> None:
+            values.update(layer)
+            origin.update({name: where(name) for name in layer})
+
+        add(_TomlTable(cls, file, table, bare_keys)(), lambda _: str(file))
+        for variable, name in aliases:
+            if env.get(variable, "").strip():
+                add({name: env[variable].strip()}, lambda _: variable)
+        add(_Environment(cls, env)(), lambda name: f"{prefix}{name.upper()}")
+        add({name: value for name, value in flags.items() if value is not None}, lambda _: "")
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            raise _with_origin(exc, origin) from None
+
+
+class Settings(LayeredSettings):
     """Every knob of the assistant. Paths are resolved against the working directory."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
@@ -117,25 +181,6 @@ class Settings(BaseSettings):
     # past this many MB through uploads
     upload_quota_mb: PositiveFloat = 2000.0
 
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the arguments: the environment and the file are read by :meth:`load`, the
-        one place that layers them, so that ``Settings()`` means the shipped defaults."""
-        return (init_settings,)
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _as_config_error(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        """Pydantic's errors, as the assistant's own (a ConfigError is raised as it is)."""
-        try:
-            return handler(data)
-        except ValidationError as exc:
-            raise _config_error(exc) from None
-
     @model_validator(mode="after")
     def _check_together(self) -> Self:
         """The checks that involve two settings."""
@@ -157,10 +202,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (validated again)."""
-        return type(self)(**{**self.model_dump(), **changes})
-
     @classmethod
     def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None,
              **overrides: Any) -> Settings:
@@ -174,23 +215,17 @@ class Settings(BaseSettings):
         file = Path(path) if path else Path(env.get("ASSISTANT_CONFIG", "assistant.toml"))
         if path and not file.is_file():
             raise ConfigError(f"configuration file not found: {file}", setting="config")
-        from_file = _AssistantTable(cls, file)()
-        from_env = _Environment(cls, env)()
-        flags = {name: value for name, value in overrides.items() if value is not None}
-        origin = {**dict.fromkeys(from_file, str(file)),
-                  **{name: f"{ENV_PREFIX}{name.upper()}" for name in from_env},
-                  **dict.fromkeys(flags, "")}
-        try:
-            return cls(**{**from_file, **from_env, **flags})
-        except ConfigError as exc:
-            raise _with_origin(exc, origin) from None
+        return cls._from_sources(file, env, overrides, table="assistant", bare_keys=True)
 
 
-class _AssistantTable(TomlConfigSettingsSource):
-    """The ``[assistant]`` table of a TOML file, or its bare top-level settings. Other
-    tables (``[web]``, the web apps' own) belong to their readers; a missing file is empty."""
+class _TomlTable(TomlConfigSettingsSource):
+    """One table of a TOML file (``[assistant]``, ``[web]``): each reader takes its own and
+    leaves the others; with ``bare_keys``, the top-level settings when the table is absent
+    (``[assistant]`` may be written so). A missing file is empty."""
 
-    def __init__(self, settings_cls: type[BaseSettings], file: Path) -> None:
+    def __init__(self, settings_cls: type[BaseSettings], file: Path, table: str,
+                 bare_keys: bool = False) -> None:
+        self._table, self._bare_keys = table, bare_keys
         try:
             super().__init__(settings_cls, toml_file=file)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -198,32 +233,39 @@ class _AssistantTable(TomlConfigSettingsSource):
 
     def _read_file(self, file_path: Any) -> dict[str, Any]:
         data = super()._read_file(file_path)
-        if "assistant" not in data:
+        if self._table not in data:
+            if not self._bare_keys:
+                return {}
             return {key: value for key, value in data.items() if not isinstance(value, dict)}
-        if not isinstance(data["assistant"], dict):
-            raise ConfigError(f"{file_path}: [assistant] must be a table", setting="config")
-        return dict(data["assistant"])
+        if not isinstance(data[self._table], dict):
+            raise ConfigError(f"{file_path}: [{self._table}] must be a table",
+                              setting="config")
+        return dict(data[self._table])
 
 
 class _Environment(EnvSettingsSource):
-    """``ASSISTANT_*`` variables of a given mapping rather than of ``os.environ`` (the CLI
-    passes the process's, the tests and the evals their own). A blank variable is unset."""
+    """The variables with the model's ``env_prefix`` (``ASSISTANT_``, ``ASSISTANT_WEB_``)
+    of a given mapping rather than of ``os.environ`` (the CLI passes the process's, the
+    tests and the evals their own). A blank variable is unset."""
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         self._environ = environ
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
+        prefix = self.env_prefix.upper()
         return {name.lower(): value.strip() for name, value in self._environ.items()
-                if name.upper().startswith(ENV_PREFIX) and value.strip()}
+                if name.upper().startswith(prefix) and value.strip()}
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
+def _config_error(exc: ValidationError, unknown_label: str = "setting(s)") -> ConfigError:
     """One ConfigError for all of a validation's failures: the unknown names first (as
     "unknown setting(s): ..."), then each bad value with its setting. ``setting`` is the
-    first one named; ``problems`` pairs each setting with its sentence."""
+    first one named; ``problems`` pairs each setting with its sentence. A validator's own
+    ValueError("must be ...") reads "<setting> must be ..."."""
     unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
-    problems = [(unknown[0], f"unknown setting(s): {', '.join(unknown)}")] if unknown else []
+    problems = [(unknown[0], f"unknown {unknown_label}: {', '.join(unknown)}")] \
+        if unknown else []
     for error in exc.errors():
         if error["type"] == "extra_forbidden":
             continue
@@ -231,6 +273,8 @@ def _config_error(exc: ValidationError) -> ConfigError:
         message = error["msg"]
         if message.startswith("Input should"):
             message = message.replace("Input should", f"{name} should", 1)
+        elif error["type"] == "value_error":
+            message = f"{name} {error.get('ctx', {}).get('error', message)}"
         else:
             message = f"{name}: {message}"
         problems.append((name, f"{message}, got {error.get('input')!r}"))

@@ -105,6 +105,6 @@ def test_public_app_keeps_at_most_max_sessions_in_memory(fake_assistant):
         demo.state_holder[f"sessione-{visitor}"]
     assert len(demo.state_holder.session_data) == 7
     assert "sessione-19" in demo.state_holder and "sessione-0" not in demo.state_holder
-    assert build_app(fake_assistant).state_session_capacity == WebSettings.max_sessions == 1000
+    assert build_app(fake_assistant).state_session_capacity == WebSettings().max_sessions == 1000
     with pytest.raises(Exception, match="max_sessions"):
         WebSettings.load(env={"ASSISTANT_WEB_MAX_SESSIONS": "0"})

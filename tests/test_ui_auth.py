@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import stat
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from assistant import messages
 from assistant.errors import ConfigError
 from assistant.ui.auth import (LoginThrottle, Operator, OperatorLogin, SessionStore, UserFile,
                                users_main)
@@ -216,8 +218,106 @@ def test_bad_web_settings_name_the_setting(values, setting):
     with pytest.raises(ConfigError) as info:
         WebSettings(**values)
     assert info.value.facts["setting"] == setting
-    with pytest.raises(ConfigError, match="must be a number"):
-        WebSettings.load(env={"GRADIO_SERVER_PORT": "ottanta"})
+    [value] = values.values()
+    assert setting in info.value.detail and repr(value) in info.value.detail
+    assert "Configurazione non valida" in messages.for_error(info.value)
+
+
+def test_web_aliases_and_their_precedence_last_wins(tmp_path):
+    """defaults < [web] < GRADIO_* < ASSISTANT_HOST/PORT < ASSISTANT_WEB_* < overrides."""
+    config = tmp_path / "assistant.toml"
+    config.write_text('host = "10.0.0.9"\n[web]\nhost = "10.0.0.1"\nport = 8001\n',
+                      encoding="utf-8")
+    layers = [("GRADIO_SERVER_NAME", "10.0.0.2", "GRADIO_SERVER_PORT", "8002"),
+              ("ASSISTANT_HOST", "10.0.0.3", "ASSISTANT_PORT", "8003"),
+              ("ASSISTANT_WEB_HOST", "10.0.0.4", "ASSISTANT_WEB_PORT", "8004")]
+    env: dict[str, str] = {}
+    web = WebSettings.load(config, env=env)
+    assert (web.host, web.port) == ("10.0.0.1", 8001)  # the [web] table, not the bare key
+    for host_variable, host, port_variable, port in layers:
+        env.update({host_variable: host, port_variable: port})
+        web = WebSettings.load(config, env=env)
+        assert (web.host, web.port) == (host, int(port))
+    web = WebSettings.load(config, env=env, host="10.0.0.5", port=None)
+    assert (web.host, web.port) == ("10.0.0.5", 8004)  # an unset flag keeps the variable
+    # a lower layer's bad value does not matter once a higher one gives the setting
+    assert WebSettings.load(env={"GRADIO_SERVER_PORT": "x", "ASSISTANT_PORT": "9"}).port == 9
+    assert WebSettings.load(env={"ASSISTANT_PORT": "  ", "GRADIO_SERVER_PORT": "9"}).port == 9
+
+
+@pytest.mark.parametrize("variable, raw, setting", [
+    ("GRADIO_SERVER_PORT", "ottanta", "port"), ("ASSISTANT_PORT", "0", "port"),
+    ("ASSISTANT_WEB_OPERATOR_PORT", "65536", "operator_port"),
+    ("ASSISTANT_WEB_SESSION_IDLE_MINUTES", "-5", "session_idle_minutes"),
+    ("ASSISTANT_WEB_OPERATOR_AUTH", "sso", "operator_auth"),
+    ("ASSISTANT_WEB_COOKIE_SECURE", "forse", "cookie_secure"),
+    ("ASSISTANT_WEB_FRAME_ANCESTORS", "*;", "frame_ancestors"),
+])
+def test_a_bad_web_variable_names_the_variable_and_the_value(variable, raw, setting):
+    with pytest.raises(ConfigError) as info:
+        WebSettings.load(env={variable: raw})
+    detail = info.value.detail
+    assert info.value.facts["setting"] == setting
+    assert setting in detail and repr(raw) in detail and f"(from {variable})" in detail
+    assert variable in messages.for_error(info.value)
+
+
+def test_a_bad_port_in_the_file_names_the_file_and_collisions_the_variable(tmp_path):
+    config = tmp_path / "web.toml"
+    config.write_text("[web]\nport = 70000\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        WebSettings.load(config, env={})
+    assert "port" in info.value.detail and "70000" in info.value.detail
+    assert str(config) in info.value.detail
+    config.write_text("[web]\noperator_port = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="operator_port must be a number, got True"):
+        WebSettings.load(config, env={})
+    with pytest.raises(ConfigError) as info:
+        WebSettings.load(env={"ASSISTANT_WEB_OPERATOR_PORT": "7860"})
+    assert str(info.value) == ("operator_port must differ from port (7860) "
+                               "(from ASSISTANT_WEB_OPERATOR_PORT)")
+    assert WebSettings.load(env={"ASSISTANT_WEB_OPERATOR_PORT": "0",
+                                 "ASSISTANT_PORT": "7861"}).port == 7861
+
+
+def test_unknown_web_keys_are_named_and_other_tables_left_alone(tmp_path):
+    config = tmp_path / "assistant.toml"
+    config.write_text('top_k = 3\n[web]\nprot = 8000\ncolore = "blu"\n[assistant]\n'
+                      'top_k = 4\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        WebSettings.load(config, env={})
+    assert str(info.value) == f"unknown web setting(s): colore, prot (from {config})"
+    assert info.value.facts["setting"] == "colore"
+    with pytest.raises(ConfigError, match="unknown web setting"):
+        WebSettings.load(env={}, colour="blu")
+    with pytest.raises(ConfigError, match="unknown web setting"):
+        WebSettings(colour="blu")
+    assert WebSettings.load(tmp_path / "no.toml", env={"ASSISTANT_WEB_COLOUR": "1"}) == \
+        WebSettings()  # ASSISTANT_WEB_* variables are read for known settings only
+    config.write_text("web = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[web\] must be a table"):
+        WebSettings.load(config, env={})
+    assert WebSettings.load(tmp_path / "nessuno.toml", env={}) == WebSettings()  # as before
+
+
+def test_web_settings_are_typed_frozen_and_built_from_their_arguments_only(monkeypatch,
+                                                                         tmp_path):
+    monkeypatch.setenv("ASSISTANT_WEB_PORT", "9000")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assistant.toml").write_text("[web]\nhost = \"0.0.0.0\"\n", encoding="utf-8")
+    web = WebSettings(users_file="utenti.yaml")  # type: ignore[arg-type]
+    assert (web.port, web.host, web.users_file) == (7860, "127.0.0.1", Path("utenti.yaml"))
+    assert (WebSettings.load().port, WebSettings.load().host) == (9000, "0.0.0.0")
+    loaded = WebSettings.load(env={"ASSISTANT_WEB_USERS_FILE": "altro.yaml",
+                                   "ASSISTANT_WEB_COOKIE_SECURE": "1",
+                                   "ASSISTANT_WEB_LOCKOUT_MINUTES": " 2.5 "})
+    assert loaded.users_file == Path("altro.yaml") and isinstance(loaded.users_file, Path)
+    assert loaded.cookie_secure is True and loaded.lockout_minutes == 2.5
+    with pytest.raises(Exception, match="frozen"):
+        web.port = 1  # type: ignore[misc]
+    assert web.replace(port=8080).port == 8080 and web.port == 7860
+    with pytest.raises(ConfigError, match="port"):
+        web.replace(port=0)
 
 
 def test_loopback_and_launch_warnings(tmp_path):

@@ -122,7 +122,7 @@ def build_app(assistant: Any, controller: UIController | None = None,
     demo.queue(default_concurrency_limit=2)
     # bounded per-session memory: read by gr.mount_gradio_app (Gradio's default is 10,000)
     demo.state_session_capacity = web.max_sessions if web is not None \
-        else WebSettings.max_sessions
+        else WebSettings().max_sessions
     return demo
 
 
