@@ -155,11 +155,6 @@ class FeatureExtractor:
         salient = [t for t in salient_terms(question) if t not in ignore]
         missing = [t for t in salient if not synonyms.holds(t, union)]
         unheld = unheld_measures(question, texts) if hits else []
-        # words no document uses weigh as the rarest: "tiramisù", "Australia"
-        rarest = self.stats.weight("\x00")
-        all_weight = sum(self.stats.weight(t) if self.stats.known(t) else rarest for t in qterms)
-        unknown = sum(rarest for t in qterms if not self.stats.known(t)
-                      and not synonyms.get(t)) / all_weight if all_weight else 0.0
         total = sum(self.stats.weight(t) for t in topic)
 
         def coverage(have: set[str]) -> float:
@@ -171,9 +166,9 @@ class FeatureExtractor:
         probs = sorted((c.probability for c in candidates), reverse=True)
         crisp, kind_missing = self._missing_kinds(hits, kinds, counted, topic, synonyms)
         feats = {
+            **self._unknown(question, qterms, synonyms),
             "coverage_best": best,
             "coverage_union": coverage(union),
-            "unknown": unknown,
             "missing_salient": len(missing) / len(salient) if salient else 0.0,
             "unheld": float(bool(unheld)),
             "kind_missing": float(kind_missing),
@@ -187,17 +182,26 @@ class FeatureExtractor:
             "corrected": float(corrected),
         }
         # words no document uses, where no everyday phrasing of the question was found
-        feats["unknown_untranslated"] = unknown * (1.0 - feats["translated"])
-        feats["unknown_words"] = math.log1p(sum(not self.stats.known(t) and not synonyms.get(t)
-                                                for t in qterms))
+        feats["unknown_untranslated"] = feats["unknown"] * (1.0 - feats["translated"])
         feats["salient_missing_any"] = float(bool(missing))
-        feats["unknown_specific"] = _specificity(question, {
-            t for t in qterms if not self.stats.known(t) and not synonyms.get(t)})
         # a name, acronym or number that no document of the corpus holds at all ("Maglie",
         # "IMU", "Australia"): the documents cannot speak of it, whatever else matches
         crisp += [t for t in missing if self.stats.df and not self.stats.known(t)]
         return QuestionEvidence(feats, crisp, missing + unheld, topic,
                                 offtopic - feats["top_dense"] if offtopic else 0.0)
+
+    def _unknown(self, question: str, qterms: list[str], synonyms: Synonyms
+                 ) -> dict[str, float]:
+        """The question's words no document uses (and no synonym stands for): their share
+        of the question's weight, where they weigh as the rarest word ("tiramisù",
+        "Australia"), their number, and how specific they are in Italian at large."""
+        rarest = self.stats.weight("\x00")
+        unknown = {t for t in qterms if not self.stats.known(t) and not synonyms.get(t)}
+        all_weight = sum(self.stats.weight(t) if self.stats.known(t) else rarest for t in qterms)
+        return {"unknown": sum(rarest for t in qterms if t in unknown) / all_weight
+                if all_weight else 0.0,
+                "unknown_words": math.log1p(sum(t in unknown for t in qterms)),
+                "unknown_specific": _specificity(question, unknown)}
 
     @staticmethod
     def _missing_kinds(hits: Sequence[Hit], kinds: Sequence[str], counted: str | None,
