@@ -172,6 +172,20 @@ def _documents_tab(ui: UIController, t: TextLookup, allowed: Allowed,
         delete_confirm = gr.Textbox(label=t("documents.delete_confirmation"), min_width=220)
         delete_go = gr.Button(t("documents.delete_button"), variant="stop", min_width=200)
     delete_out = html_block(elem_id="esito-rimozione")
+    _wire_documents(ui, t, allowed, doc_columns, docs, upload_go, replace, upload_out,
+                    refresh, (delete_source, delete_confirm, delete_go, delete_out))
+    _entry_form(ui, t, allowed)
+    return docs
+
+
+def _wire_documents(ui: UIController, t: TextLookup, allowed: Allowed, doc_columns: list[str],
+                    docs: Any, upload_go: Any, replace: Any, upload_out: Any, refresh: Any,
+                    deletion: tuple[Any, Any, Any, Any]) -> None:
+    """The documents tab's events: upload, delete, refresh (the table and the list of
+    documents that can be deleted follow each)."""
+    import gradio as gr
+
+    delete_source, delete_confirm, delete_go, delete_out = deletion
 
     def table() -> tuple[Table, dict[str, Any]]:
         rows = ui.document_rows()
@@ -207,8 +221,6 @@ def _documents_tab(ui: UIController, t: TextLookup, allowed: Allowed,
         return table()
 
     refresh.click(on_refresh, None, [docs, delete_source], api_visibility="private")
-    _entry_form(ui, t, allowed)
-    return docs
 
 
 _ENTRY_FIELDS = ("title", "type", "ambito", "comuni", "year")
