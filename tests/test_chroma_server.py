@@ -19,6 +19,8 @@ from typing import Iterator
 
 import pytest
 
+from bench.app_process import free_port
+
 from assistant import Assistant, HashingEmbedder, Settings
 from assistant.errors import ConfigError
 from assistant.store import ChunkStore, StoreManifest, http_address, make_client
@@ -27,12 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMA = Path(sys.executable).with_name("chroma")
 QUESTION = "Quanto vale il progetto PNRR di Galatina sui percorsi di autonomia per persone " \
            "con disabilità?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

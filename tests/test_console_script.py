@@ -7,16 +7,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import tomllib
-import urllib.request
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
+from bench.app_process import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = "assistente"
@@ -142,25 +142,11 @@ def test_other_commands_still_refuse_unknown_options(capsys):
     assert "unrecognized arguments: --porta 1" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_assistente_serve_really_serves_the_app(demo_corpus, tmp_path):
     """``.venv/bin/assistente serve`` indexes the corpus and answers HTTP (operator app off)."""
     script = Path(sys.executable).parent / SCRIPT
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update({"ASSISTANT_EMBEDDER": "hashing", "GRADIO_ANALYTICS_ENABLED": "False"})
     log = tmp_path / "serve.log"
@@ -172,7 +158,7 @@ def test_assistente_serve_really_serves_the_app(demo_corpus, tmp_path):
                                 cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 240  # a generous bound for a loaded machine
-            while not _answers(f"http://127.0.0.1:{port}/"):
+            while not serving(f"http://127.0.0.1:{port}/"):
                 assert proc.poll() is None, log.read_text(errors="replace")
                 assert time.monotonic() < deadline, log.read_text(errors="replace")
                 time.sleep(0.5)

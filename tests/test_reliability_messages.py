@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.app_process import free_port
+
 from assistant import Assistant, HashingEmbedder, Settings, messages
 from assistant.cli import main
 from assistant.errors import DiskFullError, StoreUnavailableError
@@ -86,12 +88,6 @@ def test_a_full_disk_mid_ingest_gives_a_message_and_loses_nothing(indexed, monke
 
 
 # ---- Chroma killed mid-ingest ------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_chroma(data: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL,
@@ -112,7 +108,7 @@ def test_chroma_killed_mid_ingest_gives_a_message_and_the_next_run_recovers(tmp_
         pytest.skip("the chroma CLI is not installed beside this Python")
     corpus = tmp_path / "corpus"
     make_corpus(corpus, n=6)
-    port = _free_port()
+    port = free_port()
     server = _start_chroma(tmp_path / "db", port)
     try:
         settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index",

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from bench.app_process import free_port
 
 from assistant import Assistant, HashingEmbedder, Settings
 from assistant.ui.callbacks import UIController
@@ -81,12 +82,6 @@ def test_controller_shows_the_first_sentence_before_the_answer_is_complete(bot, 
     assert rest[-1][2][0]["question"] == QUESTION
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_a_real_gradio_server_streams_before_the_answer_is_complete(bot, tmp_path):
     import uvicorn
@@ -96,7 +91,7 @@ def test_a_real_gradio_server_streams_before_the_answer_is_complete(bot, tmp_pat
 
     slow = SlowStream(bot)
     controller = UIController(slow, feedback=FeedbackStore(tmp_path / "f.sqlite3"))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_server(slow, controller), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
