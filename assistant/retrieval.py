@@ -104,6 +104,9 @@ class RetrievalOptions:
                    settings.dense_weight, settings.fusion, settings.dense_share)
 
 
+DEFINING_PASSAGES = 2  # passages defining an acronym put first (a list and its repeat)
+
+
 class Retriever:
     """Top chunks for a question over one index state: the ``store`` (texts, and the dense
     search without a filter), the ``lexical`` index, the corpus ``facts`` (rows, filter
@@ -156,11 +159,14 @@ class Retriever:
         defined = self.facts.chunk_acronyms or {}
         if not defined or not query.expansions:
             return []
+        # every chunk defining it (the question is checked first: most ask something else),
+        # then the first two the question's scopes accept
+        candidates = defining_ids(query.searched, query.expansions, defined, len(defined))
+        if not candidates:
+            return []
         masks = [self.facts.accepts(scope) for scope in query.scopes or [Filters()]]
-        rows = self.facts.rows(list(defined))
-        within = {cid: found for cid, found, row in zip(defined, defined.values(), rows)
-                  if row is not None and any(mask[row] for mask in masks)}
-        ids = defining_ids(query.searched, query.expansions, within)
+        ids = [cid for cid, row in zip(candidates, self.facts.rows(candidates))
+               if row is not None and any(mask[row] for mask in masks)][:DEFINING_PASSAGES]
         if not ids:
             return []
         top = max((h.score for h in hits), default=1.0)
