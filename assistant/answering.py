@@ -164,7 +164,7 @@ class ExtractiveAnswerer:
     refusal threshold on the answerability probability (default: the model's, fitted for at
     most 5% false refusals); ``stats``: a callable giving the corpus' term statistics
     (the assistant's lexical index), read on every answer; ``scope``: how close a
-    question comes to off-topic examples (without it the feature is 0).
+    question comes to off-topic examples (without it there is no off-topic refusal).
     """
 
     name = "extractive"

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .expansion import Expansion
+from .expansion import Expansion, acronym_key
 from .passages import DEFINITION
 from .text import normalize
-
-
-def _key(acronym: str) -> str:
-    return normalize(acronym).replace(".", "")
 
 
 def defining_ids(question: str, expansions: Sequence[Expansion],
@@ -21,11 +17,11 @@ def defining_ids(question: str, expansions: Sequence[Expansion],
     question asks the meaning of; none when it does not ask what one means."""
     if limit < 1 or not DEFINITION.search(normalize(question)):
         return []
-    wanted = {_key(e.term) for e in expansions if e.is_acronym}
+    wanted = {acronym_key(e.term) for e in expansions if e.is_acronym}
     if not wanted:
         return []
     return [cid for cid, found in chunk_acronyms.items()
-            if wanted.intersection(_key(a) for a in found)][:limit]
+            if wanted.intersection(acronym_key(a) for a in found)][:limit]
 
 
 __all__ = ["defining_ids"]

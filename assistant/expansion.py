@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .datafiles import load_yaml
@@ -29,6 +30,11 @@ _CONNECTORS = {"di", "del", "della", "dello", "dei", "degli", "delle", "e", "ed"
 
 
 _ACRONYM_THEN_PARENS = re.compile(r"\b([A-Z]{2,6})\s*\(([A-ZÀ-Üa-zà-ü][\w’' ]{3,80}?)\)")
+
+
+def acronym_key(text: str) -> str:
+    """How an acronym is looked up, whatever its case and dots ("P.U.A.", "Pua", "PUA")."""
+    return normalize(text).replace(".", "")
 
 
 def _initials(phrase: str) -> str:
@@ -67,11 +73,19 @@ def _listed_meaning(text: str, acro: str) -> str | None:
     return None
 
 
+def _list_entries(text: str) -> Iterator[tuple[int, str, str]]:
+    """Each entry of a list of acronyms in ``text``: where its acronym starts, the acronym
+    and its meaning."""
+    for match in _ACRONYM_THEN_WORDS.finditer(text):
+        meaning = _listed_meaning(text[match.end():], match.group(1))
+        if meaning is not None:
+            yield match.start(1), match.group(1), meaning
+
+
 def listed_definitions(text: str) -> list[int]:
     """Where each entry of a list of acronyms starts in ``text`` (the offset of its
     acronym), as :func:`acronyms_defined_in` reads such a list."""
-    return [m.start(1) for m in _ACRONYM_THEN_WORDS.finditer(text)
-            if _listed_meaning(text[m.end():], m.group(1)) is not None]
+    return [start for start, _acronym, _meaning in _list_entries(text)]
 
 
 def acronyms_defined_in(text: str) -> dict[str, str]:
@@ -82,10 +96,8 @@ def acronyms_defined_in(text: str) -> dict[str, str]:
     "della" skipped) are its meaning; in a list the first one must be capitalised, as such
     lists write it."""
     found: dict[str, str] = {}
-    for match in _ACRONYM_THEN_WORDS.finditer(text):
-        meaning = _listed_meaning(text[match.end():], match.group(1))
-        if meaning is not None:
-            found.setdefault(match.group(1), meaning)
+    for _start, acronym, meaning in _list_entries(text):
+        found.setdefault(acronym, meaning)
     for match in _ACRONYM_THEN_PARENS.finditer(text):
         acro, phrase = match.group(1), match.group(2).strip()
         if _initials(phrase) == acro.lower():
@@ -121,10 +133,10 @@ class QueryExpander:
         self.acronyms: dict[str, tuple[str, str, tuple[str, ...]]] = {}
         if use_glossary:
             for key, entry in load_yaml("glossary.yaml")["acronyms"].items():
-                self.acronyms[normalize(key).replace(".", "")] = (
+                self.acronyms[acronym_key(key)] = (
                     key, entry["meaning"], tuple(entry.get("expand", ())))
         for acro, phrase in (corpus_acronyms or {}).items():
-            self.acronyms.setdefault(normalize(acro).replace(".", ""),
+            self.acronyms.setdefault(acronym_key(acro),
                                      (acro, phrase, (phrase,)))
         self.rules = []
         if use_everyday:
@@ -137,7 +149,7 @@ class QueryExpander:
         found: list[Expansion] = []
         raw_tokens = re.findall(r"[\w.]+", question)
         for token in raw_tokens:
-            key = normalize(token).replace(".", "")
+            key = acronym_key(token)
             if key in self.acronyms and (token.isupper() or len(key) > 3 or "." in token
                                          or sum(c.isupper() for c in token) >= 2):  # "RdC"
                 label, meaning, added = self.acronyms[key]

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .datafiles import load_yaml
-from .expansion import Expansion, listed_definitions
+from .expansion import Expansion, acronym_key, listed_definitions
 from .text import normalize, stem, stopwords, terms, words
 
 
@@ -131,7 +131,7 @@ def _named_measures() -> tuple[tuple[str, tuple[str, ...]], ...]:
     inclusion", ("adi",))."""
     by_phrase: dict[str, list[str]] = {}
     for key, entry in load_yaml("glossary.yaml")["acronyms"].items():
-        acronym = stem(normalize(key).replace(".", ""))
+        acronym = stem(acronym_key(key))
         for phrase in entry.get("expand", ()):
             stems = terms(phrase)
             if len(stems) >= 2:
@@ -173,7 +173,7 @@ class Synonyms(dict[str, list[frozenset[str]]]):
 def synonyms_for(qterms: list[str], expansions: list[Expansion]) -> Synonyms:
     out = Synonyms({t: [] for t in qterms})
     for exp in expansions:
-        trigger = set(terms(exp.term)) | {stem(normalize(exp.term).replace(".", ""))}
+        trigger = set(terms(exp.term)) | {stem(acronym_key(exp.term))}
         phrases = [frozenset(terms(p)) for p in exp.added if terms(p)]
         for t in qterms:
             if t in trigger or any(t.startswith(x) or x.startswith(t) for x in trigger if x):

@@ -4,9 +4,9 @@ A corpus of social-services plans says nothing of recipes or football, yet a que
 them shares everyday words ("prepara", "vinto", "2019") with some passage, and lexical
 evidence alone cannot always tell the two apart. :class:`ScopeCheck` embeds a list of
 off-topic example questions (``assistant/data/offtopic_it.yaml``) with the index's own
-embedder and gives the cosine of a question to the nearest one. It is one feature among
-the answer model's (``offtopic``): the fitted weights decide how much it counts against
-what the passages hold.
+embedder and gives the cosine of a question to the nearest one. The answerer compares it
+with the question's cosine to its best passage, and refuses beyond the margin fitted with
+the answer model (``offtopic_margin``): a corpus that does cover such a topic still answers.
 """
 
 from __future__ import annotations

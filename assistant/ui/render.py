@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-from ..text import normalize
+from ..expansion import acronym_key
 from . import texts
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def glossary_terms(answer: Answer, acronyms: AcronymTable | None = None) -> list
     seen: set[str] = set()
 
     def add(term: str, meaning: str) -> None:
-        key = normalize(term).replace(".", "")
+        key = acronym_key(term)
         if key not in seen and meaning:
             seen.add(key)
             found.append(GlossaryTerm(term, meaning))
@@ -156,7 +156,7 @@ def glossary_terms(answer: Answer, acronyms: AcronymTable | None = None) -> list
         text = answer.answer or ""
         for match in _TOKEN.finditer(text):
             token = match.group(0).strip(".")
-            key = normalize(token).replace(".", "")
+            key = acronym_key(token)
             if len(key) < 2 or key not in acronyms:
                 continue
             label, meaning = acronyms[key][0], acronyms[key][1]
