@@ -208,7 +208,7 @@ class FeatureExtractor:
                        topic: list[str], synonyms: Synonyms) -> tuple[list[str], bool]:
         """The crisp kinds asked that no topical sentence holds, and whether any kind asked
         is missing so."""
-        wanted = [k for k in kinds if k in detectors.kinds()]
+        wanted = [k for k in kinds if k in detectors.kinds() and not detectors.kinds()[k].loose]
         if counted:
             wanted.append("count")
         topical = [t for t in topic if t != counted]

@@ -20,6 +20,12 @@ class Kind:
     asks_pattern: re.Pattern[str] | None
     pattern: re.Pattern[str]
     crisp: bool  # no description can stand in for it (phone, e-mail, web address)
+    # kinds that, asked too, say what this one means ("quando è aperto?" asks hours, not a
+    # date)
+    yields_to: tuple[str, ...] = ()
+    # a sentence may give it without the pattern (a reason without "perché"): its absence
+    # is no evidence against an answer, its presence still helps choose the sentence
+    loose: bool = False
 
     def asked_by(self, plain: str) -> bool:
         return bool((self.asks_pattern is not None and self.asks_pattern.search(plain))
@@ -35,7 +41,8 @@ def kinds() -> dict[str, Kind]:
             name,
             prefix_phrases([tuple(normalize(w) for w in a.split()) for a in spec["asks"]]),
             re.compile(spec["asks_pattern"]) if spec.get("asks_pattern") else None,
-            re.compile(spec["pattern"]), bool(spec.get("crisp")))
+            re.compile(spec["pattern"]), bool(spec.get("crisp")),
+            tuple(spec.get("yields_to") or ()), bool(spec.get("loose")))
     return out
 
 
@@ -60,7 +67,8 @@ def _asked_kinds(question: str) -> tuple[str, ...]:
     from .text import words
 
     plain = " ".join(words(question))
-    return tuple(name for name, kind in kinds().items() if kind.asked_by(plain))
+    found = [name for name, kind in kinds().items() if kind.asked_by(plain)]
+    return tuple(name for name in found if not set(kinds()[name].yields_to) & set(found))
 
 
 def asked(question: str) -> tuple[list[str], str | None]:

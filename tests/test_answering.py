@@ -7,6 +7,7 @@ import re
 import pytest
 
 from assistant import Assistant, Filters, Turn
+from assistant.detectors import asked
 from assistant.answering import asked_kinds, counted_noun, salient_terms, sentences
 from assistant.errors import QuestionError
 
@@ -114,6 +115,39 @@ def test_question_analysis():
     assert counted_noun("quante persone ne hanno beneficiato?") == "perso"
     assert salient_terms("Quanto ha preso Maglie dal PNRR nel 2025?") == ["magl", "pnrr", "2025"]
     assert salient_terms("mio figlio ha 16 anni") == []
+
+
+def test_detectors_found_by_the_suite_audit():
+    """Asked kinds whose facts the reference sets' answers hold (evals/qa), and words that
+    only look like an ask."""
+    assert "amount" in asked_kinds("Quanti euro stanzia il Piano per il cloud?")
+    assert "amount" in asked_kinds("Quanti franchi riceve una famiglia?")
+    assert "amount" in asked_kinds("Sotto quale ISEE si accede al sostegno?")
+    assert "amount" in asked_kinds("Qual è il limite ISEE per l'ADI?")
+    assert "date" in asked_kinds("In che data è stata pubblicata la pagina?")
+    assert "date" in asked_kinds("mi serve la data dell'articolo")
+    assert "date" not in asked_kinds("Quanti data center di gruppo B ha censito AGID?")
+    # "quando è aperto?" asks hours, not a date
+    assert asked_kinds("Quando è aperto il centro diurno?") == ["hours"]
+    assert "date" in asked_kinds("Quando scade la domanda?")
+
+
+def test_a_loose_kind_missing_does_not_count_against_answering():
+    """"A cosa serve il pulsante annulla?" is answered by what the button does, without
+    "perché" or "al fine di"; an amount asked and absent still counts."""
+    from assistant.answer_features import FeatureExtractor
+
+    hits = [_hit("Il pulsante annulla ripristina i valori dell'ultimo salvataggio.")]
+    extractor = FeatureExtractor()
+
+    def kind_missing(question: str) -> float:
+        kinds, counted = asked(question)
+        found = extractor.candidates(question, hits, [], kinds, counted)
+        return extractor.question(question, hits, [], kinds, counted, found).features[
+            "kind_missing"]
+
+    assert kind_missing("A cosa serve il pulsante annulla?") == 0.0
+    assert kind_missing("Quanto costa il pulsante annulla?") == 1.0
 
 
 def test_a_measure_named_in_full_must_be_named_by_a_passage():
