@@ -276,12 +276,14 @@ def _units(text: str, reflow: bool) -> list[str]:
         starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt, True) \
             and not current
         ends_prev = bool(current) and current[-1][-1:] in ".:;!?" and len(current[-1]) < 0.8 * width
-        if current and (starts_new or ends_prev or _BULLET.match(line)
+        marked = bool(_MD_HEADING.match(line))  # set apart by type (ingestion.typography)
+        if current and (starts_new or ends_prev or marked or _BULLET.match(line)
                         or _NUMBERED_HEADING.match(line)):
             units.append(" ".join(current))
             current = []
         current.append(line)
-        if not current[1:] and looks_like_heading(line, nxt, True) and not _BULLET.match(line):
+        if marked or not current[1:] and looks_like_heading(line, nxt, True) \
+                and not _BULLET.match(line):
             units.append(line)
             current = []
     if current:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import DocumentError
 from .ocr import OCR
+from .typography import PageTypography
 
 if TYPE_CHECKING:
     from pypdf import PageObject
@@ -254,7 +255,9 @@ def _pdf_pages(data: bytes, on_page: Callable[[Page], None] | None = None,
         for number, page in enumerate(reader.pages, start=1):
             _check_content_size(page, number)
             try:
-                text = page.extract_text() or ""
+                typography = PageTypography()
+                page.extract_text(visitor_text=typography.visit)
+                text = typography.marked_text()
             except FileNotDecryptedError as exc:
                 raise DocumentError("encrypted", str(exc)) from exc
             except Exception:  # one bad page does not sink the document
