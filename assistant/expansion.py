@@ -49,8 +49,10 @@ _WORD = re.compile(r"[^\s()\-–—,;:]+")
 def _listed_meaning(text: str, acro: str) -> str | None:
     """The words right after an acronym, as in a list of acronyms ("RTD Responsabile per la
     Transizione al Digitale", "FESR Fondo europeo di sviluppo regionale"): words whose
-    initials spell it, the first capitalised, connectors between them allowed. None when
-    they do not spell it."""
+    initials spell it, the first capitalised, connectors between them allowed. Initials in
+    another order ("OPI Ordinativi di Incasso e Pagamento", "AI Intelligenza Artificiale")
+    count where the next entry's acronym, a dash or the end follows. None when they do not
+    spell it."""
     letters = normalize("".join(c for c in acro if c.isalpha()))
     taken: list[str] = []
     spelled = ""
@@ -66,11 +68,31 @@ def _listed_meaning(text: str, acro: str) -> str | None:
             return None
         spelled += key[:1]
         taken.append(word)
-        if not letters.startswith(spelled):
+        if not _within(spelled, letters):
             return None
         if spelled == letters:
             return " ".join(taken)
+        if len(spelled) == len(letters):
+            return " ".join(taken) if _entry_ends(text[match.end():]) else None
     return None
+
+
+def _within(spelled: str, letters: str) -> bool:
+    """Whether the initials so far can still spell the acronym, in any order."""
+    rest = list(letters)
+    for c in spelled:
+        if c not in rest:
+            return False
+        rest.remove(c)
+    return True
+
+
+_ENTRY_END = re.compile(r"\s*(?:$|[-–—]|[A-Z][A-Z0-9.]{1,7}\s)")
+
+
+def _entry_ends(after: str) -> bool:
+    """Whether a list entry ends here: the next acronym, a dash or the end follows."""
+    return bool(_ENTRY_END.match(after))
 
 
 def _list_entries(text: str) -> Iterator[tuple[int, str, str]]:

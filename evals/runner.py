@@ -26,8 +26,10 @@ DEFAULT_CORPUS = ROOT / "corpus"
 DEFAULT_QA = PACKAGE_DIR / "qa" / "demo.jsonl"
 DEFAULT_CACHE = PACKAGE_DIR / ".cache"
 DEFAULT_REPORTS = PACKAGE_DIR / "reports"
-# Code and data whose changes alter the stored chunks or vectors: part of the cache key.
-_INDEX_CODE = ("ingestion", "embedding", "store.py", "data/boilerplate.yaml")
+# Code and data whose changes alter what an index keeps (chunks, vectors, the acronyms the
+# documents define): part of the cache key.
+_INDEX_CODE = ("ingestion", "embedding", "store.py", "corpus_facts.py", "expansion.py",
+               "data/boilerplate.yaml")
 SHOWN_SETTINGS = ("embedder", "retriever", "top_k", "candidates", "min_evidence",
                   "max_sentences", "answerer", "chunk_size", "chunk_overlap")
 

@@ -16,8 +16,17 @@ def test_a_list_of_acronyms_gives_each_meaning():
     assert found["FESR"] == "Fondo europeo di sviluppo regionale"
     assert found["FICEP"] == "First Italian Crossborder eIDAS Proxy"
     assert found["DPO"] == "Data Protection Officer"
-    # words that do not spell the acronym (here in another order) give nothing
-    assert "OPI" not in found
+    # initials in another order, where the next entry follows ("OPI Ordinativi di Incasso
+    # e Pagamento" at the end of the list)
+    assert found["OPI"] == "Ordinativi di Incasso e Pagamento"
+
+
+def test_initials_in_another_order_need_the_entry_to_end():
+    assert acronyms_defined_in("AI Intelligenza Artificiale ANCI Associazione nazionale "
+                               "comuni italiani") == {
+        "AI": "Intelligenza Artificiale", "ANCI": "Associazione nazionale comuni italiani"}
+    # running words that happen to hold the letters are no entry
+    assert acronyms_defined_in("la ASL Sanitaria Azienda Locale di Lecce") == {}
 
 
 def test_running_text_after_an_acronym_is_not_a_meaning():

@@ -69,3 +69,23 @@ def test_the_plan_pdf_gets_its_typeset_headings_as_sections():
     target = next(c for c in chunks if "Target 2020 - Baseline: almeno" in c.text)
     assert "Obiettivi e risultati attesi" in target.metadata["section"]
     assert not any("# " in c.text for c in chunks)  # a marked line never stays in the text
+
+
+def test_in_a_typeset_document_only_marked_lines_are_headings():
+    """"Le seguenti linee d'azione devono concludersi entro:" in body type introduces a
+    list; in a document whose headings are set apart by type it is no heading."""
+    from assistant.ingestion.cleaning import split_page
+    from assistant.ingestion.readers import Page
+    from assistant.ingestion.chunking import typeset
+
+    text = ("# Obiettivi e risultati attesi\nIl piano fissa gli obiettivi per ogni anno e "
+            "li misura con indicatori.\nLe seguenti linee d'azione devono concludersi entro:"
+            "\nSettembre 2020 - Le PA pubblicano, tramite il form online di AGID, la dichiarazione "
+            "di accessibilità per ciascuno dei propri siti web.")
+    pages = [Page(text, 1), Page("# Cosa devono fare le PA\n" + text[31:], 2)]
+    assert typeset(pages)
+    assert not typeset([Page("# Manuale utilizzo\nTesto.", n) for n in (1, 2, 3)])  # running
+    blocks, _ = split_page(text, reflow=True, typeset=True)
+    assert {b.section for b in blocks} == {"Obiettivi e risultati attesi"}
+    blocks, _ = split_page(text, reflow=True)
+    assert "Le seguenti linee d'azione devono concludersi entro:" in {b.section for b in blocks}

@@ -87,6 +87,7 @@ class ChunkStream:
         self._held: list[Page] = []
         self._running: frozenset[str] | None = None  # decided after LOOKAHEAD pages
         self._seen_running: set[str] = set()  # kept once, on the first page with them
+        self._typeset = False  # headings marked by type (decided with the running lines)
 
     def add(self, page: Page) -> list[Chunk]:
         """Take the next page; returns the chunks made now (also appended to ``chunks``)."""
@@ -110,6 +111,7 @@ class ChunkStream:
         self._running = running_lines([p.text for p in self._held],
                                       [p.number for p in self._held])
         held, self._held = self._held, []
+        self._typeset = typeset(held)
         for page in held:
             self._chunk_page(page)
 
@@ -117,7 +119,8 @@ class ChunkStream:
         text = clean_text(strip_running_lines(page.text, self._running or frozenset(),
                                               self._seen_running, page.number),
                           printed=self.reflow)
-        blocks, self._section = split_page(text, section=self._section, reflow=self.reflow)
+        blocks, self._section = split_page(text, section=self._section, reflow=self.reflow,
+                                           typeset=self._typeset)
         for group_section, texts in _group(blocks):
             for piece in self.chunker._splitter.split_text("\n\n".join(texts)):
                 piece = piece.strip()
@@ -127,6 +130,20 @@ class ChunkStream:
                 self.chunks.append(Chunk(chunk_id(self.source, ordinal, piece), piece,
                                          chunk_metadata(self.source, page.number,
                                                         group_section, ordinal)))
+
+
+TYPESET_HEADINGS = 2  # distinct marked lines that make a document's headings typeset
+
+
+def typeset(pages: list[Page]) -> bool:
+    """Whether the first pages mark their headings by type: at least ``TYPESET_HEADINGS``
+    marked lines found on one page only (a marked line on several pages is a running
+    header)."""
+    found: dict[str, int] = {}
+    for page in pages:
+        for line in {ln for ln in page.text.split("\n") if ln.startswith("# ")}:
+            found[line] = found.get(line, 0) + 1
+    return sum(n == 1 for n in found.values()) >= TYPESET_HEADINGS
 
 
 def _group(blocks: list[Block]) -> list[tuple[str | None, list[str]]]:

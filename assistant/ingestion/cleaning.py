@@ -216,8 +216,11 @@ SECTION_PATH = " › "  # joins a title and the subtitle right under it in a sec
 _INNER_SENTENCE_END = re.compile(r"[a-zà-ù]{2}[.!?]\s+[A-ZÀ-Ü]")
 
 
-def looks_like_heading(line: str, next_line: str | None, reflow: bool = False) -> bool:
-    """A short line that does not end a sentence, set apart like a title.
+def looks_like_heading(line: str, next_line: str | None, reflow: bool = False,
+                       typeset: bool = False) -> bool:
+    """A short line that does not end a sentence, set apart like a title; in a document
+    whose headings are marked by type (``typeset``: :mod:`assistant.ingestion.typography`),
+    only a marked line.
 
     In a PDF's text (``reflow``) a next line in lower case continues a wrapped sentence
     ("... con la relativa Checklist. La" / "pagina è strutturata ..."); in web text it is
@@ -225,7 +228,7 @@ def looks_like_heading(line: str, next_line: str | None, reflow: bool = False) -
     """
     if _MD_HEADING.match(line):
         return True
-    if _INNER_SENTENCE_END.search(line):
+    if typeset or _INNER_SENTENCE_END.search(line):
         return False  # a sentence ends inside it: prose, not a title
     # a title introducing a list that continues it ("L'area strategica: ..." / "con il ...")
     introduces_list = not reflow and next_line is not None and next_line[:1].islower()
@@ -251,7 +254,7 @@ def looks_like_heading(line: str, next_line: str | None, reflow: bool = False) -
         or introduces_list
 
 
-def _units(text: str, reflow: bool) -> list[str]:
+def _units(text: str, reflow: bool, typeset: bool = False) -> list[str]:
     """Paragraph candidates. Web text breaks lines between blocks: each line is a unit.
     PDF text breaks lines by layout (``reflow``): lines are joined back into paragraphs."""
     lines = [line.strip() for line in text.split("\n")]
@@ -273,7 +276,7 @@ def _units(text: str, reflow: bool) -> list[str]:
                 current = []
             continue
         nxt = following[index]
-        starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt, True) \
+        starts_new = bool(_BULLET.match(line)) or looks_like_heading(line, nxt, True, typeset) \
             and not current
         ends_prev = bool(current) and current[-1][-1:] in ".:;!?" and len(current[-1]) < 0.8 * width
         marked = bool(_MD_HEADING.match(line))  # set apart by type (ingestion.typography)
@@ -282,7 +285,7 @@ def _units(text: str, reflow: bool) -> list[str]:
             units.append(" ".join(current))
             current = []
         current.append(line)
-        if marked or not current[1:] and looks_like_heading(line, nxt, True) \
+        if marked or not current[1:] and looks_like_heading(line, nxt, True, typeset) \
                 and not _BULLET.match(line):
             units.append(line)
             current = []
@@ -300,17 +303,18 @@ def split_blocks(text: str, section: str | None = None, reflow: bool = False) ->
     return split_page(text, section, reflow)[0]
 
 
-def split_page(text: str, section: str | None = None,
-               reflow: bool = False) -> tuple[list[Block], str | None]:
+def split_page(text: str, section: str | None = None, reflow: bool = False,
+               typeset: bool = False) -> tuple[list[Block], str | None]:
     """Like :func:`split_blocks`, also returning the heading in force at the end of the page
-    (a heading at the bottom of a page, or alone on it, titles what follows)."""
-    units = _units(text, reflow)
+    (a heading at the bottom of a page, or alone on it, titles what follows); ``typeset``:
+    the document's headings are marked by type, and only they are headings."""
+    units = _units(text, reflow, typeset)
     blocks: list[Block] = []
     seen: set[tuple[str | None, str]] = set()
     after_heading = False
     for index, unit in enumerate(units):
         nxt = units[index + 1] if index + 1 < len(units) else None
-        if looks_like_heading(unit, nxt, reflow):
+        if looks_like_heading(unit, nxt, reflow, typeset):
             match = _MD_HEADING.match(unit)
             heading = (match.group(2) if match else unit).strip().rstrip(".")
             # a title directly followed by a subtitle: keep both ("Parte prima › Anziani")

@@ -106,10 +106,12 @@ def _wraps(heading: _Line, line: _Line, body: float, bold_apart: bool) -> bool:
 def _set_apart(line: _Line, body: float, bold_apart: bool) -> bool:
     """A short line, starting like a title, whose letters are all bold (where bold sets
     text apart) or all larger than the body text; not a contents line ("2. INTRODUZIONE
-    ......") nor the tail of a parenthesis."""
+    ......"), a lone code nor the tail of a parenthesis."""
     text = line.text.strip()
     if len(text) < 3 or len(text.split()) > MAX_WORDS or not body:
         return False
+    if len(text.split()) == 1 and any(c.isdigit() for c in text):
+        return False  # a code in bold on its line ("CAP1.PA.LA03"), a year: a label
     if not (text[0].isupper() or text[0].isdigit()) or text[-1] in ",;" \
             or _BULLET.match(text) or text.startswith("#") or _LEADER.search(text) \
             or (text.endswith(")") and "(" not in text):
