@@ -51,7 +51,7 @@ class Chunker:
 
     @property
     def signature(self) -> str:
-        return f"chunker-v7:{self.chunk_size}:{self.chunk_overlap}"
+        return f"chunker-v8:{self.chunk_size}:{self.chunk_overlap}"
 
     def chunk(self, source: str, pages: list[Page], reflow: bool = False) -> list[Chunk]:
         stream = self.stream(source, reflow)
