@@ -53,7 +53,8 @@ def asking_terms() -> frozenset[str]:
     from .text import terms
 
     data = load_yaml("detectors.yaml")["kinds"]
-    return frozenset(t for spec in data.values() for phrase in spec["asks"]
+    return frozenset(t for spec in data.values()
+                     for phrase in (*spec["asks"], *spec.get("words", ()))
                      for t in terms(phrase))
 
 

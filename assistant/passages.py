@@ -25,13 +25,19 @@ def config() -> dict[str, Any]:
 
 
 def key_terms(question: str) -> list[str]:
-    """The question's topic: stemmed content words minus generic service words."""
+    """The question's topic: stemmed content words minus generic service words; an acronym
+    stays, whatever its stem ("POC" is not "poco")."""
     generic = config()["generic"]
+    named = {t for w in question.split() if _ACRONYM.fullmatch(w.strip(".,;:!?()«»\"'"))
+             for t in terms(w)}
     out: list[str] = []
     for term in terms(question):
-        if term not in generic and term not in out:
+        if (term not in generic or term in named) and term not in out:
             out.append(term)
     return out
+
+
+_ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,7}")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ü“\"(])")
