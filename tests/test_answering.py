@@ -461,3 +461,15 @@ def test_a_sentence_is_labelled_with_its_innermost_heading():
     assert answer.answer.splitlines()[0] == (
         "Servizio sociale professionale: Fondo povertà, FNPS, PON Inclusione, "
         "Fondo solidarietà comunale [1]")
+
+
+def test_modal_verbs_and_acronyms_in_the_topic():
+    """"deve", "può" say how, not what; "POC" is a fund, not the generic "poco"."""
+    from assistant.answering import key_terms
+
+    assert key_terms("Quanto deve durare la supervisione? si può fare online?") == [
+        "dur", "supervision", "onlin"]
+    assert "poc" in key_terms("Quale intervento usa anche fondi POC?")
+    assert "poc" not in key_terms("ci sono poco servizi")
+    assert "date" not in asked_kinds("vorremmo tenere con noi per un periodo un bambino")
+    assert "date" in asked_kinds("Per quale periodo sono impostati i filtri?")
