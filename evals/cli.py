@@ -30,6 +30,17 @@ from .runner import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA, DEFAULT_REPORTS
 from .suite import DEFAULT_SUITE
 
 
+def _share(text: str) -> float:
+    """A share in [0, 1) for argparse ("0.02")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals",
                                      description="Evaluate the assistant on reference questions.")
@@ -113,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     fitting.add_argument("--threshold-rule", choices=("in-sample", "cross-validated"),
                          default=None, help="how the refusal threshold is chosen "
                                             "(default: evals.fit.THRESHOLD_RULE)")
+    fitting.add_argument("--max-false-refusal", type=_share, default=None, metavar="SHARE",
+                         help="most answerable questions of any training set the threshold "
+                              "may refuse (default: evals.fit.MAX_FALSE_REFUSAL, 0.05)")
     fitting.add_argument("--json", action="store_true")
     fitting.add_argument("--quiet", action="store_true")
     return parser

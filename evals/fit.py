@@ -267,20 +267,24 @@ def evaluate(records: Sequence[QuestionRecord], model: AnswerModel, limit: int
 def run_fit(suite: Suite, cache: IndexCache, base: Settings, out: TextIO,
             progress: Callable[[str], None], write: bool = True,
             model_path: Path | None = None,
-            threshold_rule: str = THRESHOLD_RULE) -> dict[str, Any]:
+            threshold_rule: str = THRESHOLD_RULE,
+            max_false_refusal: float = MAX_FALSE_REFUSAL) -> dict[str, Any]:
+    if not 0 <= max_false_refusal < 1:
+        raise ValueError(f"max_false_refusal must be in [0, 1), got {max_false_refusal!r}")
     records = {s.name: collect(s, cache, base, progress) for s in suite.sets}
     limit = base.max_sentences
     report: dict[str, Any] = {"leave_one_out": {}, "in_sample": {}}
     for fold in suite.folds():
         training = [r for s in fold.training for r in records[s.name]]
-        model = fit(training, [s.name for s in fold.training], limit,
+        model = fit(training, [s.name for s in fold.training], limit, max_false_refusal,
                     threshold_rule=threshold_rule)
         report["leave_one_out"][fold.held_out.name] = {
             **evaluate(records[fold.held_out.name], model, limit),
             "threshold": model.threshold, "share": model.share,
             "offtopic_margin": model.offtopic_margin}
     everything = [r for rs in records.values() for r in rs]
-    final = fit(everything, suite.names, limit, threshold_rule=threshold_rule)
+    final = fit(everything, suite.names, limit, max_false_refusal,
+                threshold_rule=threshold_rule)
     for name, rs in records.items():
         report["in_sample"][name] = evaluate(rs, final, limit)
     report["model"] = {"threshold": final.threshold, "share": final.share,
@@ -327,7 +331,10 @@ def main(args: Any, out: TextIO, err: TextIO) -> int:
         (lambda m: print(f"[fit] {m}", file=err, flush=True))
     report = run_fit(suite, IndexCache(args.cache or DEFAULT_CACHE), base, out, progress,
                      write=not args.dry_run,
-                     threshold_rule=getattr(args, "threshold_rule", None) or THRESHOLD_RULE)
+                     threshold_rule=getattr(args, "threshold_rule", None) or THRESHOLD_RULE,
+                     max_false_refusal=MAX_FALSE_REFUSAL
+                     if getattr(args, "max_false_refusal", None) is None
+                     else args.max_false_refusal)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=float), file=out)
     return 0

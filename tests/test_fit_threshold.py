@@ -35,3 +35,13 @@ def test_crisp_refusals_and_unanswerable_questions_do_not_count():
 def test_an_unknown_rule_is_named():
     with pytest.raises(ValueError, match="'sometimes'"):
         fit([], ("a",), 5, threshold_rule="sometimes")
+
+
+def test_the_false_refusal_limit_is_checked_at_the_command_line(capsys):
+    from evals.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["fit", "--max-false-refusal", "0.02"]).max_false_refusal == 0.02
+    with pytest.raises(SystemExit):
+        parser.parse_args(["fit", "--max-false-refusal", "5%"])
+    assert "expected a number" in capsys.readouterr().err
