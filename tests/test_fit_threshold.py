@@ -45,3 +45,21 @@ def test_the_false_refusal_limit_is_checked_at_the_command_line(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["fit", "--max-false-refusal", "5%"])
     assert "expected a number" in capsys.readouterr().err
+
+
+def test_the_share_keeps_the_sentences_of_every_fact():
+    """A question with two facts in two sentences, the second far less probable than the
+    first: judged by the share of facts (as the suite's facts in answer), the share picked
+    keeps both; judged by "any fact" it would keep the first alone."""
+    from evals.fit import QuestionRecord, _best_share
+
+    def candidate(p: float, rank: int) -> SimpleNamespace:
+        return SimpleNamespace(probability=p, rank=rank, position=0)
+
+    record = QuestionRecord(
+        "a", SimpleNamespace(answerable=True, facts=["A", "B"]),
+        [candidate(0.9, 0), candidate(0.2, 1), candidate(0.1, 2)], [True, True, False],
+        None, (), facts_held=[frozenset({0}), frozenset({1}), frozenset()])
+    assert record.fact_share([0]) == 0.5
+    assert record.fact_share([0, 1]) == 1.0
+    assert _best_share([record], limit=5) == 0.2
