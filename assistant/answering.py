@@ -26,6 +26,7 @@ from .passages import (
     lead_in_items,
     salient_terms,
     sentences,
+    shown,
     strip_item,
     unheld_measures,
 )
@@ -248,6 +249,7 @@ class ExtractiveAnswerer:
         by_chunk: dict[str, Citation] = {}
         lines = []
         used: set[str] = set()
+        topic = set(key_terms(searched))
         for hit, sentence in picked:
             if sentence in used:
                 continue
@@ -256,7 +258,7 @@ class ExtractiveAnswerer:
                 cit = citation_for(hit, len(citations) + 1)
                 by_chunk[hit.chunk.id] = cit
                 citations.append(cit)
-            lines.append(_line(hit, sentence, cit, used))
+            lines.append(_line(hit, sentence, cit, used, topic, kinds))
         self._add_document_date(searched, kinds, hits, lines, citations, by_chunk)
         return Answer(question, "\n".join(lines), False, citations, expansions, searched,
                       evidence=evidence, hits=hits)
@@ -394,10 +396,12 @@ def _placed(query: Any) -> bool:
     return bool(query.place or filters.ambito or filters.comune or filters.source)
 
 
-def _line(hit: Hit, sentence: str, cit: Citation, used: set[str]) -> str:
+def _line(hit: Hit, sentence: str, cit: Citation, used: set[str],
+          topic: set[str] | None = None, kinds: list[str] | None = None) -> str:
     """One answer line for a chosen sentence: a list item answers with the items of its
     passage, a lead-in ("Le azioni ammesse sono state:") with what follows it, another
-    sentence with the innermost heading when the sentence does not say what it is about."""
+    sentence with the innermost heading when the sentence does not say what it is about,
+    a run-on one by its clauses on the ``topic`` (:func:`assistant.passages.shown`)."""
     if is_list_item(sentence):
         items = [x for x in sentences(hit.chunk.text) if is_list_item(x)]
         group = [x for x in items if x not in used] if len(items) <= 12 else [sentence]
@@ -421,7 +425,8 @@ def _line(hit: Hit, sentence: str, cit: Citation, used: set[str]) -> str:
     label = bool(section) and normalize(section) not in normalize(sentence) and (
         len(sentence.split()) < 8
         or (len(section.split()) <= 8 and not cit.highlights[:-1]))
-    text = f"{section.rstrip(':.')}: {sentence}" if label else sentence
+    body = shown(sentence, topic or set(), kinds or [])
+    text = f"{section.rstrip(':.')}: {body}" if label else body
     return f"{text} [{cit.id}]"
 
 

@@ -21,7 +21,9 @@ def config() -> dict[str, Any]:
     hostile = re.compile("|".join(f"(?:{p})" for p in data.get("hostile", [])) or "(?!)")
     return {"generic": generic, "hostile": hostile,
             "document_date": re.compile(data["document_date_pattern"]),
-            "list": re.compile(data["list_pattern"]), "list_max": int(data.get("list_max", 8))}
+            "list": re.compile(data["list_pattern"]), "list_max": int(data.get("list_max", 8)),
+            "long_sentence": int(data["long_sentence"]),
+            "run_on_clauses": int(data["run_on_clauses"])}
 
 
 def key_terms(question: str) -> list[str]:
@@ -77,6 +79,46 @@ def _split_listed(sentence: str) -> list[str]:
     bounds = ([0] if starts[0] > 0 else []) + starts + [len(sentence)]
     return [sentence[a:b] for a, b in zip(bounds, bounds[1:])]
 
+
+
+_CLAUSE_END = re.compile(r"(?:\s[-–—]|;)\s+(?=[A-ZÀ-Ü0-9])")
+
+
+def shown(sentence: str, topic: set[str], kinds: list[str]) -> str:
+    """What an answer shows of a chosen sentence. A run-on one (longer than
+    ``long_sentence`` characters, of ``run_on_clauses`` clauses or more: a table or a list
+    without bullets flattened by the PDF, "Entro marzo 2021 - Le PA devono ... -
+    CAP1.PA.LA13 Da aprile 2021 - ...") is shown by its clauses (between dashes and
+    semicolons; a short one goes with the next, as its label) that hold a word of the
+    ``topic`` or a fact of a kind asked, with "…" where clauses are left out; whole when every
+    clause or none does."""
+    from .detectors import holds
+
+    if len(sentence) <= config()["long_sentence"]:
+        return sentence
+    ends = [m.end() for m in _CLAUSE_END.finditer(sentence)]
+    if len(ends) < config()["run_on_clauses"] - 1:
+        return sentence  # a long sentence with a dash or two is still one sentence
+    bounds = [0] + ends + [len(sentence)]
+    clauses: list[str] = []
+    label = ""  # a short clause ("Entro marzo 2021 -") labels the one after it
+    for a, b in zip(bounds, bounds[1:]):
+        clause = (label + " " + sentence[a:b].strip()).strip()
+        label = clause if len(clause) < config()["long_sentence"] // 5 else ""
+        if not label:
+            clauses.append(clause)
+    if label:
+        clauses.append(label)
+    keep = [bool(topic & set(terms(c)) or any(holds(kind, c) for kind in kinds))
+            for c in clauses]
+    if not any(keep) or all(keep):
+        return sentence
+    out: list[str] = []
+    for index, (clause, kept) in enumerate(zip(clauses, keep)):
+        if kept:
+            out.append(clause if index == 0 or keep[index - 1] else f"… {clause}")
+    text = " ".join(out)
+    return text if keep[-1] else f"{text} …"
 
 
 def lead_in_items(text: str, lead_in: str) -> list[str]:

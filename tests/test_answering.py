@@ -473,3 +473,28 @@ def test_modal_verbs_and_acronyms_in_the_topic():
     assert "poc" not in key_terms("ci sono poco servizi")
     assert "date" not in asked_kinds("vorremmo tenere con noi per un periodo un bambino")
     assert "date" in asked_kinds("Per quale periodo sono impostati i filtri?")
+
+
+def test_a_run_on_list_is_shown_by_its_clauses_on_the_topic():
+    """A PDF's action list flattened into one "sentence": the answer shows the entry on the
+    question's topic, with "…" where entries were left out; prose with a dash or two is
+    shown whole."""
+    from assistant.passages import shown
+
+    run_on = ("Da settembre 2020 - Nei procedimenti di acquisto di beni e servizi ICT, le PA "
+              "fanno riferimento alle Linee guida di design - CAP1.PA.LA09 Da settembre 2020 - "
+              "Le PA comunicano ad AGID, tramite apposito form online, l'esito dei test di "
+              "usabilità del proprio sito istituzionale - CAP1.PA.LA10 Entro settembre 2020 - "
+              "Le PA pubblicano, entro il 23 settembre 2020, una dichiarazione di "
+              "accessibilità per ciascuno dei loro siti web - CAP1.PA.LA11 Entro dicembre "
+              "2020 - Le PAC pubblicano le informazioni di propria competenza")
+    text = shown(run_on, {"dichiar", "accessibil"}, [])
+    assert text.startswith("… CAP1.PA.LA10 Entro settembre 2020 - Le PA pubblicano")
+    assert text.endswith("siti web - …") and "Linee guida di design" not in text
+    prose = ("L'obiettivo perseguito in attuazione della Priorità di investimento 9.4 – "
+             "Risultato atteso 9.3 del POR Marche FSE 2014-2020 è rappresentato "
+             "dall'ulteriore implementazione e miglioramento dei servizi erogati dagli Ambiti "
+             "Territoriali Sociali, favorendo un percorso finalizzato alla standardizzazione "
+             "delle procedure e all'uniforme copertura territoriale dei seguenti servizi.")
+    assert shown(prose, {"marc"}, []) == prose
+    assert shown(run_on, {"nessuno"}, []) == run_on  # nothing on the topic: all of it
