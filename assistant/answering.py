@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import detectors, messages
 from .answer_features import Candidate, CorpusStats, FeatureExtractor, QuestionEvidence
 from .answer_model import AnswerModel
-from .expansion import Expansion
+from .expansion import Expansion, listed_definitions
 from .ingestion.cleaning import SECTION_PATH
 from .passages import (
     config,
@@ -422,9 +422,12 @@ def _line(hit: Hit, sentence: str, cit: Citation, used: set[str],
     # the innermost heading ("Lista interventi › ... › Servizio sociale professionale": the
     # last) names what the sentence is about: said once per passage
     section = (hit.chunk.section or "").rsplit(SECTION_PATH, 1)[-1]
-    label = bool(section) and normalize(section) not in normalize(sentence) and (
-        len(sentence.split()) < 8
-        or (len(section.split()) <= 8 and not cit.highlights[:-1]))
+    # an entry of a list of acronyms ("FICEP First Italian Crossborder eIDAS Proxy") says
+    # what it is about: the heading above it would be another entry's
+    label = bool(section) and normalize(section) not in normalize(sentence) \
+        and listed_definitions(sentence)[:1] != [0] and (
+            len(sentence.split()) < 8
+            or (len(section.split()) <= 8 and not cit.highlights[:-1]))
     body = shown(sentence, topic or set(), kinds or [])
     text = f"{section.rstrip(':.')}: {body}" if label else body
     return f"{text} [{cit.id}]"

@@ -498,3 +498,14 @@ def test_a_run_on_list_is_shown_by_its_clauses_on_the_topic():
              "delle procedure e all'uniforme copertura territoriale dei seguenti servizi.")
     assert shown(prose, {"marc"}, []) == prose
     assert shown(run_on, {"nessuno"}, []) == run_on  # nothing on the topic: all of it
+
+
+def test_an_entry_of_a_list_of_acronyms_is_not_labelled_by_another_entry():
+    from assistant.answering import _line, citation_for
+
+    hit = _hit("FICEP First Italian Crossborder eIDAS Proxy - Progetto nazionale",
+               section="Acronimo Definizione › CEN Comitato europeo di normazione")
+    cit = citation_for(hit, 1)
+    line = _line(hit, "FICEP First Italian Crossborder eIDAS Proxy - Progetto nazionale", cit,
+                 set())
+    assert line.startswith("FICEP First Italian") and "CEN" not in line
