@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .datafiles import load_yaml
+from .detectors import holds
 from .expansion import Expansion, acronym_key, listed_definitions
 from .text import normalize, stem, stopwords, terms, words
 
@@ -92,8 +93,6 @@ def shown(sentence: str, topic: set[str], kinds: list[str]) -> str:
     semicolons; a short one goes with the next, as its label) that hold a word of the
     ``topic`` or a fact of a kind asked, with "…" where clauses are left out; whole when every
     clause or none does."""
-    from .detectors import holds
-
     if len(sentence) <= config()["long_sentence"]:
         return sentence
     ends = [m.end() for m in _CLAUSE_END.finditer(sentence)]
