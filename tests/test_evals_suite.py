@@ -273,10 +273,12 @@ def test_suite_run_reports_each_set_and_the_macro_average(suite_run):
     assert list(suite_run.runs) == ["second", "tiny"]
     assert suite_run.config_names == ["hashing"]
     summaries = suite_run.summaries("hashing")
-    assert summaries["second"]["questions"] == 27 and summaries["tiny"]["questions"] == 3
+    second = suite_run.runs["second"].dataset["questions"]  # every row of its files
+    assert second >= 27 and summaries["second"]["questions"] == second
+    assert summaries["tiny"]["questions"] == 3
     assert summaries["tiny"]["unanswerable"] == 1
     macro = suite_run.macro("hashing")
-    assert macro["questions"] == 30
+    assert macro["questions"] == second + 3
     for key in ("fact_recall", "passage_hit@5", "latency_p95_ms"):
         assert macro[key] == pytest.approx((summaries["second"][key]
                                             + summaries["tiny"][key]) / 2)
