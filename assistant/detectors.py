@@ -63,6 +63,26 @@ def asked_kinds(question: str) -> list[str]:
     return list(_asked_kinds(question))
 
 
+_CLAUSE_END = re.compile(r"(?<=[.:;!?])\s+")
+
+
+def interrogative(question: str) -> str:
+    """The clauses of a question that end with "?" ("In comune la mensa si paga col
+    bollettino: entro quando dobbiamo passare a pagoPA?" asks a date, and says nothing
+    about who pays); "n.", "dott." and the like end no clause; the whole text when no
+    clause ends with "?"."""
+    from .text import ABBREVIATION
+
+    clauses: list[str] = []
+    for piece in _CLAUSE_END.split(question.strip()):
+        if clauses and ABBREVIATION.search(clauses[-1]):
+            clauses[-1] += " " + piece
+        else:
+            clauses.append(piece)
+    asking = [c for c in clauses if c.endswith("?")]
+    return " ".join(asking) if asking else question
+
+
 @lru_cache(maxsize=4096)
 def _asked_kinds(question: str) -> tuple[str, ...]:
     from .text import words
@@ -135,4 +155,5 @@ def holds_count(sentence: str, counted: str) -> bool:
 
 
 __all__ = ["Kind", "asked", "asked_kinds", "asking_terms", "counted_noun", "holds",
+           "interrogative",
            "holds_count", "kinds"]

@@ -10,7 +10,7 @@ from typing import Any
 from .datafiles import load_yaml
 from .detectors import holds
 from .expansion import Expansion, acronym_key, listed_definitions
-from .text import normalize, stem, stopwords, terms, words
+from .text import ABBREVIATION, normalize, stem, stopwords, terms, words
 
 
 @lru_cache(maxsize=1)
@@ -44,9 +44,6 @@ _ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,7}")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ü“\"(])")
-_ABBREVIATION = re.compile(r"(?:\b(?:n|nn|art|artt|dott|dott\.ssa|sig|sigg|pag|pagg|es|ecc|prof|"
-                           r"avv|ing|geom|rag|on|d|l|r|lett|co|cfr|vol|tab|fig|min|max)|"
-                           r"\b[A-Z]|\b(?:[A-Z]\.){1,4}[A-Z]?)\.$", re.IGNORECASE)
 _ITEM = re.compile(r"^(?:[§•▪●◦\-–*·]|\d{1,2}[.)])\s+")
 _ITEM_NUMBER = re.compile(r"\d{1,2}[.)]")  # "1." opening a numbered item, not a sentence
 
@@ -62,7 +59,7 @@ def sentences(text: str) -> list[str]:
         pieces = _SENTENCE_END.split(para)
         merged: list[str] = []
         for piece in pieces:
-            if merged and (_ABBREVIATION.search(merged[-1]) or _ITEM_NUMBER.fullmatch(merged[-1])):
+            if merged and (ABBREVIATION.search(merged[-1]) or _ITEM_NUMBER.fullmatch(merged[-1])):
                 merged[-1] += " " + piece
             else:
                 merged.append(piece)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .conversation import Turn
+from .detectors import interrogative
 from .expansion import Expansion, QueryExpander
 from .retrieval import Filters
 from .text import normalize, stem, terms, words
@@ -25,7 +26,8 @@ class Query:
 
     ``text`` is what was typed; ``searched`` the self-contained question (the previous turn
     folded in when the question leans on it); ``focus`` the words that decide what is asked
-    (the follow-up itself when it asks something of its own, else ``searched``)."""
+    (the follow-up itself when it asks something of its own, else ``searched``; of a question
+    that says its situation first, the clauses ending with "?")."""
 
     text: str
     searched: str
@@ -99,7 +101,10 @@ class QueryAnalyzer:
         previous = history[-1] if history else None
         context = previous.question if previous and self.leans_on(question) else None
         searched = self.fold(question, context) if context else question
-        focus = question if context and self._asks_something(question) else searched
+        # what is asked: the follow-up's own words when they ask something, else the folded
+        # question; in a question that says its situation first, the clauses that ask
+        focus = searched if context and not self._asks_something(question) \
+            else interrogative(question)
         scopes, place = self.resolve_places(searched, filters or Filters())
         expansions = tuple(self.expander.expand(searched))
         extra = QueryExpander.extra_terms(list(expansions))

@@ -49,6 +49,12 @@ def _stemmer() -> _Stemmer:
     return stemmer
 
 
+# a piece of text ending with an abbreviation's dot ("n.", "dott.", "L.R."): no sentence end
+ABBREVIATION = re.compile(r"(?:\b(?:n|nn|art|artt|dott|dott\.ssa|sig|sigg|pag|pagg|es|ecc|prof|"
+                           r"avv|ing|geom|rag|on|d|l|r|lett|co|cfr|vol|tab|fig|min|max)|"
+                           r"\b[A-Z]|\b(?:[A-Z]\.){1,4}[A-Z]?)\.$", re.IGNORECASE)
+
+
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_ITALIAN

@@ -509,3 +509,21 @@ def test_an_entry_of_a_list_of_acronyms_is_not_labelled_by_another_entry():
     line = _line(hit, "FICEP First Italian Crossborder eIDAS Proxy - Progetto nazionale", cit,
                  set())
     assert line.startswith("FICEP First Italian") and "CEN" not in line
+
+
+def test_what_is_asked_is_read_in_the_clauses_that_ask(fake_assistant: Assistant):
+    """The statement before the question says what the situation is, not what is asked:
+    "la mensa si paga col bollettino" is no question about who pays."""
+    from assistant.detectors import interrogative
+
+    question = ("In comune la mensa si paga ancora col bollettino: entro quando dobbiamo "
+                "passare tutti gli incassi su pagoPA?")
+    assert interrogative(question) == "entro quando dobbiamo passare tutti gli incassi su pagoPA?"
+    focus = fake_assistant.analyze(question).focus
+    assert "funding" not in asked_kinds(focus) and "deadline" in asked_kinds(focus)
+    both = fake_assistant.analyze("Quanto costa il SAD? E chi lo finanzia?").focus
+    assert asked_kinds(both) == ["amount", "funding"]
+    assert interrogative("quanto vale il progetto n. 3?") == "quanto vale il progetto n. 3?"
+    assert interrogative("Quando scade la domanda") == "Quando scade la domanda"
+    assert "deadline" in asked_kinds("fino a che giorno posso mandare la domanda?")
+    assert "deadline" not in asked_kinds("fino a quale ISEE il SAD è gratuito?")
