@@ -129,6 +129,7 @@ def test_detectors_found_by_the_suite_audit():
     assert "date" not in asked_kinds("Quanti data center di gruppo B ha censito AGID?")
     # "quando è aperto?" asks hours, not a date
     assert asked_kinds("Quando è aperto il centro diurno?") == ["hours"]
+    assert asked_kinds("quando è aperta la mensa sociale?") == ["hours"]
     assert "date" in asked_kinds("Quando scade la domanda?")
 
 
