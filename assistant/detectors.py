@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .datafiles import load_yaml
-from .text import normalize, prefix_phrases, stem, stopwords
+from .text import ABBREVIATION, normalize, prefix_phrases, stem, stopwords
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,6 @@ def interrogative(question: str) -> str:
     bollettino: entro quando dobbiamo passare a pagoPA?" asks a date, and says nothing
     about who pays); "n.", "dott." and the like end no clause; the whole text when no
     clause ends with "?"."""
-    from .text import ABBREVIATION
-
     clauses: list[str] = []
     for piece in _CLAUSE_END.split(question.strip()):
         if clauses and ABBREVIATION.search(clauses[-1]):
@@ -155,5 +153,4 @@ def holds_count(sentence: str, counted: str) -> bool:
 
 
 __all__ = ["Kind", "asked", "asked_kinds", "asking_terms", "counted_noun", "holds",
-           "interrogative",
-           "holds_count", "kinds"]
+           "holds_count", "interrogative", "kinds"]
