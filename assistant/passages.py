@@ -134,6 +134,9 @@ def is_list_item(sentence: str) -> bool:
 
 
 _SIGNIFICANT_NUMBER = re.compile(r"\b(?:19|20)\d{2}\b|\d[./]\d|\d{4,}|[A-Za-z]\d|\d[A-Za-z]")
+# a figure grouped in thousands ("2.000 abitanti", "un ISEE di 12.000,50") is a quantity the
+# asker brings, never a year or a code: the documents state thresholds, not the asker's figure
+_GROUPED_QUANTITY = re.compile(r"\d{1,3}(?:[.'’]\d{3})+(?:,\d+)?")
 _SALIENT = re.compile(r"[A-ZÀ-Ü][\w’'.-]*|\w*\d[\w./-]*")
 
 
@@ -157,8 +160,9 @@ def salient_terms(question: str) -> list[str]:
             is_acronym = len(token) > 1 and (token.isupper() or "." in token.strip("."))
             if index == 0 and not (has_digit or is_acronym):
                 continue
-            if has_digit and not _SIGNIFICANT_NUMBER.search(token):
-                continue  # "16 anni", "10 mila": everyday numbers, not identifiers
+            if has_digit and (not _SIGNIFICANT_NUMBER.search(token)
+                              or _GROUPED_QUANTITY.fullmatch(token)):
+                continue  # "16 anni", "10 mila", "2.000 abitanti": quantities, not identifiers
             for word in words(token):
                 if word in stops or len(word) < 2:
                     continue

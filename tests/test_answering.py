@@ -7,6 +7,7 @@ import re
 import pytest
 
 from assistant import Assistant, Filters, Turn
+from assistant import detectors
 from assistant.detectors import asked
 from assistant.answering import asked_kinds, counted_noun, salient_terms, sentences
 from assistant.errors import QuestionError
@@ -115,6 +116,9 @@ def test_question_analysis():
     assert counted_noun("quante persone ne hanno beneficiato?") == "perso"
     assert salient_terms("Quanto ha preso Maglie dal PNRR nel 2025?") == ["magl", "pnrr", "2025"]
     assert salient_terms("mio figlio ha 16 anni") == []
+    # a figure grouped in thousands is the asker's quantity, not a year or a code
+    assert salient_terms("Siamo un comune di 2.000 abitanti: nel 2021?") == ["2021"]
+    assert salient_terms("ho un ISEE di 12.000,50 euro, e il progetto 1.1.2?") == ["isee", "1.1.2"]
 
 
 def test_detectors_found_by_the_suite_audit():
@@ -131,6 +135,15 @@ def test_detectors_found_by_the_suite_audit():
     assert asked_kinds("Quando è aperto il centro diurno?") == ["hours"]
     assert asked_kinds("quando è aperta la mensa sociale?") == ["hours"]
     assert "date" in asked_kinds("Quando scade la domanda?")
+
+
+
+def test_a_period_is_a_date():
+    """"durata" and "quale periodo" ask a date, which a duration gives."""
+    assert "date" in asked_kinds("Per quale periodo sono impostati i filtri?")
+    for sentence in ("impostati agli ultimi 30gg.", "dura 36 mesi", "per tre anni"):
+        assert detectors.holds("date", sentence), sentence
+    assert not detectors.holds("date", "aperto dalle 9 alle 12")
 
 
 def test_a_loose_kind_missing_does_not_count_against_answering():
