@@ -20,6 +20,7 @@ from .answer_model import AnswerModel
 from .expansion import Expansion, listed_definitions
 from .ingestion.cleaning import SECTION_PATH
 from .passages import (
+    bullets_after,
     config,
     is_list_item,
     key_terms,
@@ -429,6 +430,12 @@ def _line(hit: Hit, sentence: str, cit: Citation, used: set[str],
             len(sentence.split()) < 8
             or (len(section.split()) <= 8 and not cit.highlights[:-1]))
     body = shown(sentence, topic or set(), kinds or [])
+    # the bullets right after the sentence belong to it (a flattened table row)
+    details = [x for x in bullets_after(hit.chunk.text, sentence) if x not in used]
+    used.update(details)
+    cit.highlights.extend(details)
+    if details:
+        body = f"{body.rstrip()} " + "; ".join(strip_item(x) for x in details)
     text = f"{section.rstrip(':.')}: {body}" if label else body
     return f"{text} [{cit.id}]"
 

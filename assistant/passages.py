@@ -128,6 +128,22 @@ def lead_in_items(text: str, lead_in: str) -> list[str]:
     return items[:12] if items else after[:1]
 
 
+def bullets_after(text: str, sentence: str) -> list[str]:
+    """The bulleted items right after a sentence that does not end with ":" (at most 12): a
+    flattened table row ("Salva in bozza Quando l'utente vuole … • deve essere indicato
+    almeno un esito.") or a sentence with its details."""
+    found = sentences(text)
+    if sentence not in found:
+        return []
+    items: list[str] = []
+    for following in found[found.index(sentence) + 1:]:
+        # a bullet ending with ":" opens a list of its own
+        if not _ITEM.match(following) or following.endswith(":") or len(items) == 12:
+            break
+        items.append(following)
+    return items
+
+
 def is_list_item(sentence: str) -> bool:
     """A fragment of a list: a bullet, or a lower-case start ("il consolidamento ...;")."""
     return bool(_ITEM.match(sentence)) or sentence[:1].islower()

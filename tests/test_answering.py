@@ -315,6 +315,28 @@ def test_lead_in_sentence_brings_its_list():
                              "AZIONE C - accordi di collaborazione in rete [1]")
 
 
+def test_bullets_right_after_a_sentence_come_with_it():
+    """A flattened table row: the bullets after a sentence are its details, up to a bullet
+    that opens a list of its own or the next sentence."""
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.passages import bullets_after
+
+    text = ("Salva in bozza Quando l'utente vuole tornare sul lavoro.\n\n"
+            "• Nel CUP deve essere indicato almeno un esito.\n\n"
+            "• Per ogni CIG deve essere indicato almeno un esito.\n\n"
+            "Salva compilata Quando l'utente ha compilato tutto.\n\n"
+            "• Un esito tra i seguenti:\n\n• Sì")
+    row = "Salva in bozza Quando l'utente vuole tornare sul lavoro."
+    assert bullets_after(text, row) == ["• Nel CUP deve essere indicato almeno un esito.",
+                                        "• Per ogni CIG deve essere indicato almeno un esito."]
+    assert bullets_after(text, "Salva compilata Quando l'utente ha compilato tutto.") == []
+    answer = ExtractiveAnswerer(min_evidence=0.0).compose(
+        "Salva in bozza?", "Salva in bozza?", [(_hit(text), row)], [_hit(text)], [], 1.0, [])
+    assert answer.answer == ("Salva in bozza Quando l'utente vuole tornare sul lavoro. "
+                             "Nel CUP deve essere indicato almeno un esito; "
+                             "Per ogni CIG deve essere indicato almeno un esito [1]")
+
+
 def test_heading_the_question_spells_out_heads_the_answer():
     from assistant.answering import ExtractiveAnswerer
 
