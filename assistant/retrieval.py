@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # these modules import Filters and Hit from here
     from .vector_cache import VectorCache
 
 FUSIONS = ("rrf", "scores")
+# passages of the best document searched for a kind of fact the hits lack
+ELSEWHERE_CANDIDATES = 8
 MODES = ("dense", "bm25", "hybrid")
 
 
@@ -147,7 +149,36 @@ class Retriever:
         if first:
             moved = {h.chunk.id for h in first}
             hits = first + [h for h in hits if h.chunk.id not in moved]
+        hits = hits + self.asked_elsewhere(query, hits)
         return hits + self.listed_sections(query.searched, hits)
+
+    def asked_elsewhere(self, query: Query, hits: list[Hit]) -> list[Hit]:
+        """When the question asks a kind of fact (a deadline, an amount, hours) that no
+        retrieved passage holds, the passage of the best-ranked document that holds it and
+        best matches the question's words: a notice gives "Chi può fare domanda" and
+        "Scadenza" in sections of their own, and a question in a citizen's words reaches the
+        first only. Crisp kinds (a phone number, an e-mail, a web address) are not looked
+        for: another office's number is not the answer."""
+        from . import detectors
+
+        specs = detectors.kinds()
+        wanted = [specs[k] for k in detectors.asked(query.focus)[0]
+                  if k in specs and not specs[k].crisp and not specs[k].loose]
+        if not wanted or not hits or not query.lexical_terms:
+            return []
+        if all(any(kind.pattern.search(h.chunk.text) for h in hits) for kind in wanted):
+            return []
+        accepted = self.facts.accepts(Filters(source=hits[0].chunk.source))
+        masks = [self.facts.accepts(scope) for scope in query.scopes or (Filters(),)]
+        accepted = accepted & np.logical_or.reduce(masks)
+        scores = self.lexical.scores(list(query.lexical_terms), accepted)
+        have = {h.chunk.id for h in hits}
+        ranked = [cid for cid, _ in self.lexical.top(scores, ELSEWHERE_CANDIDATES)
+                  if cid not in have]
+        for chunk in self.store.get(ranked) if ranked else []:
+            if any(kind.pattern.search(chunk.text) for kind in wanted):
+                return [Hit(chunk, min(h.score for h in hits))]
+        return []
 
     def defining(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """The passages (within the question's scopes) where the documents define an acronym
