@@ -164,7 +164,8 @@ class FeatureExtractor:
 
         best = max((coverage(p) for p in passages), default=0.0)
         probs = sorted((c.probability for c in candidates), reverse=True)
-        crisp, kind_missing = self._missing_kinds(hits, kinds, counted, topic, synonyms)
+        crisp, kind_missing = self._missing_kinds(hits, kinds, counted, topic, synonyms,
+                                                  detectors.alternatives(question, list(kinds)))
         feats = {
             **self._unknown(question, qterms, synonyms),
             "coverage_best": best,
@@ -205,9 +206,11 @@ class FeatureExtractor:
 
     @staticmethod
     def _missing_kinds(hits: Sequence[Hit], kinds: Sequence[str], counted: str | None,
-                       topic: list[str], synonyms: Synonyms) -> tuple[list[str], bool]:
-        """The crisp kinds asked that no topical sentence holds, and whether any kind asked
-        is missing so."""
+                       topic: list[str], synonyms: Synonyms,
+                       groups: Sequence[Sequence[str]] = ()) -> tuple[list[str], bool]:
+        """The crisp kinds asked that no topical sentence holds, and whether a kind asked
+        is missing so: of kinds the same words ask (``groups``, "di quanto": an amount or a
+        percentage) one held is enough."""
         wanted = [k for k in kinds if k in detectors.kinds() and not detectors.kinds()[k].loose]
         if counted:
             wanted.append("count")
@@ -219,7 +222,9 @@ class FeatureExtractor:
                        for hit in hits for sentence in sentences(hit.chunk.text)):
                 missing.append(name)
         crisp = [k for k in missing if detectors.kinds()[k].crisp]
-        return crisp, bool(missing)
+        held = set(wanted) - set(missing)
+        either = [k for k in missing for g in groups if k in g and held & set(g)]
+        return crisp, bool(set(missing) - set(either))
 
 
 @dataclass(frozen=True)

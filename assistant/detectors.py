@@ -31,6 +31,11 @@ class Kind:
         return bool((self.asks_pattern is not None and self.asks_pattern.search(plain))
                     or (self.asks is not None and self.asks.search(plain)))
 
+    def asked_at(self, plain: str) -> list[tuple[int, int]]:
+        """Where the normalised question asks this kind (character spans)."""
+        return [m.span() for p in (self.asks_pattern, self.asks) if p is not None
+                for m in p.finditer(plain)]
+
 
 @lru_cache(maxsize=1)
 def kinds() -> dict[str, Kind]:
@@ -88,6 +93,24 @@ def _asked_kinds(question: str) -> tuple[str, ...]:
     plain = " ".join(words(question))
     found = [name for name, kind in kinds().items() if kind.asked_by(plain)]
     return tuple(name for name in found if not set(kinds()[name].yields_to) & set(found))
+
+
+def alternatives(question: str, names: list[str]) -> list[list[str]]:
+    """The kinds asked, grouped where the same words ask them: "di quanto deve aumentare?"
+    asks an amount or a percentage (one group, either answers it); "quanti progetti e per
+    quale importo?" asks a count and an amount (two groups, both are wanted). A kind the
+    words do not ask here (asked in the conversation before) is a group of its own."""
+    from .text import words
+
+    plain = " ".join(words(question))
+    spans = {n: kinds()[n].asked_at(plain) if n in kinds() else [] for n in names}
+    groups: list[list[str]] = []
+    for name in names:
+        joined = [g for g in groups if any(a < d and c < b for m in g for a, b in spans[m]
+                                           for c, d in spans[name])]
+        merged = [x for g in joined for x in g] + [name]
+        groups = [g for g in groups if g not in joined] + [merged]
+    return groups
 
 
 def asked(question: str) -> tuple[list[str], str | None]:

@@ -11,6 +11,7 @@ from assistant import detectors
 from assistant.detectors import asked
 from assistant.answering import asked_kinds, counted_noun, salient_terms, sentences
 from assistant.errors import QuestionError
+from assistant.passages import Synonyms
 
 
 def test_every_answer_line_has_a_valid_citation(fake_assistant: Assistant):
@@ -136,6 +137,25 @@ def test_detectors_found_by_the_suite_audit():
     assert asked_kinds("quando è aperta la mensa sociale?") == ["hours"]
     assert "date" in asked_kinds("Quando scade la domanda?")
 
+
+
+def test_kinds_the_same_words_ask_are_alternatives():
+    """"di quanto" asks an amount or a percentage, and "75%" answers it; a count and an
+    amount asked by different words are both wanted."""
+    from assistant.answer_features import FeatureExtractor
+
+    question = "Di quanto deve aumentare l'utilizzo del protocollo HTTPS?"
+    kinds = asked(question)[0]
+    assert detectors.alternatives(question, kinds) == [["amount", "percent"]]
+    assert detectors.alternatives("Quando apre e quanto costa?", ["amount", "date"]) == [
+        ["amount"], ["date"]]
+    hits = [_hit("L'utilizzo del protocollo HTTPS deve aumentare del 75% entro il 2022.")]
+    topic = ["protocoll", "https"]
+    synonyms = Synonyms({t: [] for t in topic})
+    missing = FeatureExtractor._missing_kinds
+    assert missing(hits, kinds, None, topic, synonyms,
+                   detectors.alternatives(question, kinds)) == ([], False)
+    assert missing(hits, kinds, None, topic, synonyms) == ([], True)
 
 
 def test_a_period_is_a_date():
