@@ -261,10 +261,11 @@ def format_answer(answer: Answer) -> str:
     if answer.notice:
         lines.append(answer.notice)
     lines.append(answer.answer)
-    if answer.expansions:
+    shown = [e for e in answer.expansions if not e.family]
+    if shown:
         lines.append("")
         lines.append(messages.text("expansions") + ": " + "; ".join(
-            f"{e.term} = {e.meaning}" for e in answer.expansions))
+            f"{e.term} = {e.meaning}" for e in shown))
     if answer.citations:
         lines.append("")
         lines.append(messages.text("sources") + ":")

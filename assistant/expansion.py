@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from .datafiles import load_yaml
-from .text import normalize, prefix_phrases, terms, words
+from .text import normalize, prefix_phrases, stem, stopwords, terms, words
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,9 @@ class Expansion:
     term: str          # what the question said ("SAD", "badante")
     meaning: str       # shown to the user
     added: tuple[str, ...]  # phrases added to the search
+    # corpus stems of the same family as a question word the corpus lacks (WordFamilies):
+    # searched and matched, neither shown nor embedded
+    family: bool = False
 
     @property
     def is_acronym(self) -> bool:
@@ -192,4 +196,56 @@ class QueryExpander:
         for exp in expansions:
             for phrase in exp.added:
                 out.extend(terms(phrase))
+        return out
+
+
+class WordFamilies:
+    """For a question word the corpus never uses, the corpus stems of its family: stems
+    that begin with its stem or that it begins with, of ``min_length`` letters or more
+    (a citizen's "mi obbliga" and a manual's "indicazione obbligatoria": "obblig" and
+    "obbligator"; "assiste" and "assistenza"), the ``members`` most frequent. The
+    ``vocabulary`` maps the corpus stems to their document frequency."""
+
+    def __init__(self, vocabulary: Mapping[str, int], min_length: int = 6,
+                 members: int = 3) -> None:
+        if min_length < 3:
+            raise ValueError(f"min_length must be >= 3, got {min_length!r}")
+        if members < 1:
+            raise ValueError(f"members must be >= 1, got {members!r}")
+        self.vocabulary = vocabulary
+        self.min_length = min_length
+        self.members = members
+        self._sorted: list[str] | None = None
+
+    def family(self, term: str) -> list[str]:
+        """The corpus stems of the family of the stem ``term`` (none when the corpus holds
+        ``term`` itself or it is shorter than ``min_length``)."""
+        if len(term) < self.min_length or term in self.vocabulary:
+            return []
+        if self._sorted is None:
+            self._sorted = sorted(self.vocabulary)
+        ordered = self._sorted
+        found: list[str] = []
+        start = bisect.bisect_left(ordered, term)
+        for stem_ in ordered[start:]:
+            if not stem_.startswith(term):
+                break
+            found.append(stem_)
+        found.sort(key=lambda t: (-self.vocabulary[t], t))
+        return found[:self.members]
+
+    def expand(self, question: str, skip: set[str] | None = None) -> list[Expansion]:
+        """One expansion per question word whose family the corpus holds (its stems in
+        ``skip`` aside: words another expansion already stands for)."""
+        out: list[Expansion] = []
+        seen = set(skip or ())
+        stops = stopwords()
+        for word in words(question):
+            term = stem(word)
+            if word in stops or term in seen:
+                continue
+            seen.add(term)
+            members = self.family(term)
+            if members:
+                out.append(Expansion(word, "", tuple(members), family=True))
         return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .conversation import Turn
 from .detectors import interrogative
-from .expansion import Expansion, QueryExpander
+from .expansion import Expansion, QueryExpander, WordFamilies
 from .retrieval import Filters
 from .text import normalize, stem, terms, words
 from .typos import Corrector
@@ -85,6 +85,7 @@ class QueryAnalyzer:
         self.vocabulary = vocabulary or {}
         self.corrector = corrector
         self.generic = generic
+        self.families = WordFamilies(self.vocabulary)
 
     # ---- main method -----------------------------------------------------------------------
     def analyze(self, question: str, history: Sequence[Turn] = (),
@@ -107,10 +108,13 @@ class QueryAnalyzer:
             else interrogative(question)
         scopes, place = self.resolve_places(searched, filters or Filters())
         expansions = tuple(self.expander.expand(searched))
+        covered = {t for e in expansions for t in terms(e.term)}
+        expansions += tuple(self.families.expand(searched, covered))
         extra = QueryExpander.extra_terms(list(expansions))
         dense = searched
-        if expansions:
-            dense += " (" + "; ".join(p for e in expansions for p in e.added[:2]) + ")"
+        shown = [p for e in expansions if not e.family for p in e.added[:2]]
+        if shown:
+            dense += " (" + "; ".join(shown) + ")"
         # the last answer steers the search of a follow-up with no topic of its own
         # the last answer steers the search of a follow-up that continues it ("quante persone
         # ne hanno beneficiato?"), not of one that swaps the topic or the place ("e per le

@@ -173,7 +173,7 @@ def searched_terms(answer: Answer) -> list[str]:
     """The everyday phrasings the search added (not acronyms), for a discreet note."""
     out: list[str] = []
     for exp in getattr(answer, "expansions", None) or []:
-        if not exp.is_acronym:
+        if not exp.is_acronym and not exp.family:  # a family's stems are no phrasing
             for phrase in exp.added[:3]:
                 if phrase not in out:
                     out.append(phrase)
