@@ -60,7 +60,6 @@ class QuestionRecord:
     set_name: str
     item: QAItem
     candidates: list[Candidate]
-    labels: list[bool]
     extractor: FeatureExtractor
     args: tuple  # (searched, hits, expansions, kinds, counted, ignore, corrected, offtopic)
     question_features: dict[str, float] = field(default_factory=dict)
@@ -69,13 +68,18 @@ class QuestionRecord:
     # which reference facts (their indexes in item.facts) each candidate holds
     facts_held: list[frozenset[int]] = field(default_factory=list)
 
+    @property
+    def labels(self) -> list[bool]:
+        """Whether each candidate holds a reference fact: the sentence model's labels."""
+        return [bool(held) for held in self.facts_held]
+
     def fact_share(self, chosen: Sequence[int]) -> float:
         """The share of the question's reference facts the chosen candidates hold."""
         if not self.item.facts:
             return 0.0
         found: set[int] = set()
         for i in chosen:
-            found |= self.facts_held[i] if self.facts_held else set()
+            found |= self.facts_held[i]
         return len(found) / len(self.item.facts)
 
 
@@ -103,11 +107,10 @@ def collect(reference: ReferenceSet, cache: IndexCache, base: Settings,
                                               kinds, counted, ignore)
             held = [frozenset(i for i, f in enumerate(item.facts) if contains(c.sentence, f))
                     for c in candidates]
-            labels = [bool(h) for h in held]
             offtopic = scope.similarity(query.dense_text or query.searched) \
                 if scope is not None else 0.0
             records.append(QuestionRecord(
-                reference.name, item, candidates, labels, extractor,
+                reference.name, item, candidates, extractor,
                 (query.searched, hits, list(query.expansions), kinds, counted, ignore,
                  len(query.corrections), offtopic), facts_held=held))
     finally:

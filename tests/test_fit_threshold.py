@@ -58,8 +58,9 @@ def test_the_share_keeps_the_sentences_of_every_fact():
 
     record = QuestionRecord(
         "a", SimpleNamespace(answerable=True, facts=["A", "B"]),
-        [candidate(0.9, 0), candidate(0.2, 1), candidate(0.1, 2)], [True, True, False],
+        [candidate(0.9, 0), candidate(0.2, 1), candidate(0.1, 2)],
         None, (), facts_held=[frozenset({0}), frozenset({1}), frozenset()])
+    assert record.labels == [True, True, False]
     assert record.fact_share([0]) == 0.5
     assert record.fact_share([0, 1]) == 1.0
     assert _best_share([record], limit=5) == 0.2
