@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .datafiles import load_yaml
-from .text import ABBREVIATION, normalize, prefix_phrases, stem, stopwords
+from .text import normalize, prefix_phrases, rejoin, stem, stopwords
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,7 @@ def interrogative(question: str) -> str:
     bollettino: entro quando dobbiamo passare a pagoPA?" asks a date, and says nothing
     about who pays); "n.", "dott." and the like end no clause; the whole text when no
     clause ends with "?"."""
-    clauses: list[str] = []
-    for piece in _CLAUSE_END.split(question.strip()):
-        if clauses and ABBREVIATION.search(clauses[-1]):
-            clauses[-1] += " " + piece
-        else:
-            clauses.append(piece)
-    asking = [c for c in clauses if c.endswith("?")]
+    asking = [c for c in rejoin(_CLAUSE_END.split(question.strip())) if c.endswith("?")]
     return " ".join(asking) if asking else question
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from .datafiles import load_yaml
 from .detectors import holds
 from .expansion import Expansion, acronym_key, listed_definitions
-from .text import ABBREVIATION, normalize, stem, stopwords, terms, words
+from .text import normalize, rejoin, stem, stopwords, terms, words
 
 
 @lru_cache(maxsize=1)
@@ -56,14 +56,7 @@ def sentences(text: str) -> list[str]:
         para = " ".join(para.split())
         if not para:
             continue
-        pieces = _SENTENCE_END.split(para)
-        merged: list[str] = []
-        for piece in pieces:
-            if merged and (ABBREVIATION.search(merged[-1]) or _ITEM_NUMBER.fullmatch(merged[-1])):
-                merged[-1] += " " + piece
-            else:
-                merged.append(piece)
-        for sentence in merged:
+        for sentence in rejoin(_SENTENCE_END.split(para), _ITEM_NUMBER):
             out.extend(m.strip() for m in _split_listed(sentence) if len(m.strip()) > 2)
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Protocol
 
@@ -53,6 +54,20 @@ def _stemmer() -> _Stemmer:
 ABBREVIATION = re.compile(r"(?:\b(?:n|nn|art|artt|dott|dott\.ssa|sig|sigg|pag|pagg|es|ecc|prof|"
                            r"avv|ing|geom|rag|on|d|l|r|lett|co|cfr|vol|tab|fig|min|max)|"
                            r"\b[A-Z]|\b(?:[A-Z]\.){1,4}[A-Z]?)\.$", re.IGNORECASE)
+
+
+def rejoin(pieces: Iterable[str], also: re.Pattern[str] | None = None) -> list[str]:
+    """The pieces of a text split at sentence or clause ends, each joined to the next while
+    it ends with an abbreviation ("n.", "dott.", "L.R.") or, given ``also``, wholly matches
+    it (an item number "1." opening a list entry)."""
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and (ABBREVIATION.search(merged[-1])
+                       or (also is not None and also.fullmatch(merged[-1]))):
+            merged[-1] += " " + piece
+        else:
+            merged.append(piece)
+    return merged
 
 
 @lru_cache(maxsize=1)
