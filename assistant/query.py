@@ -62,6 +62,13 @@ _ARTICLED = ("del", "dello", "della", "dei", "degli", "delle", "al", "allo", "al
              "agli", "alle", "nel", "nello", "nella", "nei", "negli", "nelle", "dal", "dallo",
              "dalla", "dai", "dagli", "dalle", "sul", "sulla", "sui", "sugli", "sulle")
 _MAX_ELLIPSIS_WORDS = 6
+# a phrase opened by a preposition and asking nothing itself ("per le donne vittime di
+# violenza"), after an elliptical start: a fragment of the previous question, whatever its
+# length
+_FRAGMENT = re.compile(r"^(?:per|a|ad|in|di|da|con|su|tra|fra|al|allo|alla|ai|agli|alle|nel|"
+                       r"nello|nella|nei|negli|nelle|dal|dalla|dai|dalle|sul|sulla|sui|sulle)\b"
+                       r"(?!.*\b(?:che|cosa|cos|quale|quali|qual|quanto|quanta|quanti|quante|"
+                       r"come|chi|dove|quando|perche)\b)")
 _SHORT_WORDS = 4  # words of a question too short to stand alone with one plain word
 
 
@@ -153,7 +160,8 @@ class QueryAnalyzer:
         plain = " ".join(words(question))
         if _POINTS_BACK.search(plain):
             return True
-        if _ELLIPSIS.match(plain) and len(plain.split()) <= _MAX_ELLIPSIS_WORDS:
+        if _ELLIPSIS.match(plain) and (len(plain.split()) <= _MAX_ELLIPSIS_WORDS or _FRAGMENT.match(
+                " ".join(words(_strip_ellipsis(question))))):
             return True
         topic = self.own_topic(question, known_only=False)
         if not topic:
@@ -180,6 +188,8 @@ class QueryAnalyzer:
         phrase = _PREPOSITION.match(" ".join(own.split()).rstrip(" ?"))
         if phrase and not follow_places:
             replaced = _replace_phrase(prev, phrase.group("prep"), own.rstrip(" ?"))
+            if replaced is None and self._names_other(own):
+                replaced = _replace_topic(prev, own.rstrip(" ?"))
             if replaced is not None:
                 return replaced + "?"
         return f"{prev}: {own}" if own else prev
@@ -191,8 +201,17 @@ class QueryAnalyzer:
         if any(w in self.places for w in words(own)):
             return True
         phrase = _PREPOSITION.match(" ".join(own.split()).rstrip(" ?"))
-        return phrase is not None and _replace_phrase(previous.strip().rstrip(" ?"),
-                                                      phrase.group("prep"), own) is not None
+        if phrase is not None and _replace_phrase(previous.strip().rstrip(" ?"),
+                                                  phrase.group("prep"), own) is not None:
+            return True
+        return self._names_other(own)
+
+    def _names_other(self, own: str) -> bool:
+        """Whether a follow-up (its ellipsis stripped) is a fragment naming a topic of its
+        own, a number or year aside ("per le donne vittime di violenza" after the PUA's
+        phone number; not "per il 2022"): it asks the same of something else."""
+        return bool(_FRAGMENT.match(" ".join(words(own)))) and any(
+            not t.isdigit() for t in self.own_topic(own))
 
     def _asks_something(self, question: str) -> bool:
         from .detectors import asked
@@ -266,6 +285,26 @@ def _replace_phrase(previous: str, preposition: str, phrase: str) -> str | None:
                              and _articled_base(a) == preposition}
     for index in range(len(tokens) - 1, 0, -1):
         if normalize(tokens[index]).strip("',") in forms:
+            return " ".join(tokens[:index] + [phrase])
+    return None
+
+
+def _replace_topic(previous: str, phrase: str) -> str | None:
+    """``previous`` with what it is about replaced by ``phrase``: cut at its first phrase
+    opened by a preposition whose next word does not say what is asked ("Qual è il numero
+    di telefono | del PUA di Montebello" + "per le donne vittime di violenza"); None when
+    it has none."""
+    from .detectors import asking_terms
+
+    asking = asking_terms()
+    tokens = previous.split()
+    prepositions = {"per", "a", "ad", "in", "di", "da", "con", "su", "tra", "fra", *_ARTICLED}
+    articles = {"il", "lo", "la", "i", "gli", "le", "l", "un", "una", "uno"}
+    for index in range(1, len(tokens) - 1):
+        if normalize(tokens[index]).strip("',") not in prepositions:
+            continue
+        following = [w for t in tokens[index + 1:] for w in words(t) if w not in articles]
+        if following and stem(following[0]) not in asking:
             return " ".join(tokens[:index] + [phrase])
     return None
 

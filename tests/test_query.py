@@ -26,6 +26,26 @@ def test_an_elliptical_follow_up_replaces_the_phrase_it_repeats(fake_assistant: 
     assert "715.000" not in query.dense_text  # the last answer does not steer a new topic
 
 
+def test_a_fragment_asks_the_same_of_its_own_topic(fake_assistant: Assistant):
+    """"e per le donne vittime di violenza?" (seven words, no verb) after the PUA's phone
+    number asks the phone number for them: what the previous question asked is kept, what
+    it was about is replaced, and its answer does not steer the search."""
+    history = [Turn("Qual è il numero di telefono del PUA di Casarano?", "0833 123456 [1]")]
+    query = fake_assistant.analyze("e per le donne vittime di violenza?", history)
+    assert query.follow_up
+    assert query.searched == "Qual è il numero di telefono per le donne vittime di violenza?"
+    assert "phone" in asked_kinds(query.focus)
+    assert "0833" not in query.dense_text
+    orari = [Turn("Quali sono gli orari dello sportello PUA?", "lunedì 9-12 [1]")]
+    assert fake_assistant.analyze("e per il centro diurno?", orari).searched == \
+        "Quali sono gli orari per il centro diurno?"
+    # a year is no topic of its own: the fragment continues the question
+    years = [Turn("Di quanto deve aumentare nel 2021 l'utilizzo di pagoPA?", "del 20% [1]")]
+    assert not fake_assistant.analyzer.switches("e per il 2022?", years[0].question)
+    # a fragment that asks something stands alone
+    assert not fake_assistant.analyzer.leans_on("e per le donne vittime di violenza cosa c'è?")
+
+
 def test_a_follow_up_without_a_topic_leans_on_the_last_turn(fake_assistant: Assistant):
     history = [Turn("Che cos'è il PUA di Casarano?", "Il Punto Unico di Accesso ... [1]")]
     query = fake_assistant.analyze("quanto costa?", history)
