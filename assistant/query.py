@@ -122,7 +122,6 @@ class QueryAnalyzer:
         shown = [p for e in expansions if not e.family for p in e.added[:2]]
         if shown:
             dense += " (" + "; ".join(shown) + ")"
-        # the last answer steers the search of a follow-up with no topic of its own
         # the last answer steers the search of a follow-up that continues it ("quante persone
         # ne hanno beneficiato?"), not of one that swaps the topic or the place ("e per le
         # famiglie?", "e a Casarano?")
@@ -160,9 +159,10 @@ class QueryAnalyzer:
         plain = " ".join(words(question))
         if _POINTS_BACK.search(plain):
             return True
-        if _ELLIPSIS.match(plain) and (len(plain.split()) <= _MAX_ELLIPSIS_WORDS or _FRAGMENT.match(
-                " ".join(words(_strip_ellipsis(question))))):
-            return True
+        if _ELLIPSIS.match(plain):
+            rest = " ".join(words(_strip_ellipsis(question)))
+            if len(plain.split()) <= _MAX_ELLIPSIS_WORDS or _FRAGMENT.match(rest):
+                return True
         topic = self.own_topic(question, known_only=False)
         if not topic:
             return True
