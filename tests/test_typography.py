@@ -89,3 +89,23 @@ def test_in_a_typeset_document_only_marked_lines_are_headings():
     assert {b.section for b in blocks} == {"Obiettivi e risultati attesi"}
     blocks, _ = split_page(text, reflow=True)
     assert "Le seguenti linee d'azione devono concludersi entro:" in {b.section for b in blocks}
+
+
+def test_a_scanned_page_of_a_typeset_document_keeps_its_text_headings():
+    """The OCR text of a scanned page has no type marks: its headings are found by the text
+    heuristics, while the typeset pages take only their marked lines."""
+    from assistant.ingestion.readers import Page
+
+    typeset_text = ("# Obiettivi e risultati attesi\nIl piano fissa gli obiettivi per ogni anno."
+                    "\n# Cosa devono fare le PA\nLe PA pubblicano la dichiarazione ogni anno.")
+    scanned = ("ASSISTENZA DOMICILIARE\nIl servizio aiuta gli anziani a restare nella propria "
+               "casa con visite settimanali degli operatori.")
+    chunks = Chunker().chunk("piano.pdf", [Page(typeset_text, 1), Page(scanned, 2, ocr=True)],
+                             reflow=True)
+    sections = {c.metadata.get("section") for c in chunks}
+    assert "Cosa devono fare le PA" in sections
+    assert any(s and "ASSISTENZA DOMICILIARE" in s.upper() for s in sections if s)
+    unscanned = Chunker().chunk("piano.pdf", [Page(typeset_text, 1), Page(scanned, 2)],
+                                reflow=True)
+    assert not any(s and "ASSISTENZA" in s.upper()
+                   for s in {c.metadata.get("section") for c in unscanned} if s)

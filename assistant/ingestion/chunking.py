@@ -51,7 +51,7 @@ class Chunker:
 
     @property
     def signature(self) -> str:
-        return f"chunker-v8:{self.chunk_size}:{self.chunk_overlap}"
+        return f"chunker-v9:{self.chunk_size}:{self.chunk_overlap}"
 
     def chunk(self, source: str, pages: list[Page], reflow: bool = False) -> list[Chunk]:
         stream = self.stream(source, reflow)
@@ -119,8 +119,9 @@ class ChunkStream:
         text = clean_text(strip_running_lines(page.text, self._running or frozenset(),
                                               self._seen_running, page.number),
                           printed=self.reflow)
+        # a scanned page read by OCR carries no type: its headings are found by the text
         blocks, self._section = split_page(text, section=self._section, reflow=self.reflow,
-                                           typeset=self._typeset)
+                                           typeset=self._typeset and not page.ocr)
         for group_section, texts in _group(blocks):
             for piece in self.chunker._splitter.split_text("\n\n".join(texts)):
                 piece = piece.strip()
