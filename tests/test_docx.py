@@ -1,6 +1,6 @@
-"""Word documents (.docx): read with their headings, lists and tables, indexed, answered
-and cited like any other document; a renamed or damaged file is refused with a reason and
-loses nothing already indexed."""
+"""Word (.docx) and OpenDocument (.odt) documents: read with their headings, lists and
+tables, indexed, answered and cited like any other document; a renamed or damaged file is
+refused with a reason and loses nothing already indexed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from docx import Document
 
 from assistant import Assistant, HashingEmbedder
 from assistant.errors import DocumentError
-from assistant.ingestion.docx_reader import read_docx
+import zipfile
+
+from assistant.ingestion.office import read_docx, read_odt
 from assistant.ingestion.readers import read_pages
 from assistant.ui.documents import Uploader
 
@@ -32,6 +34,34 @@ def _plan() -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+ODT_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.3">
+<office:body><office:text>
+<text:h text:outline-level="1">Centro diurno</text:h>
+<text:p>Il centro <text:span>accoglie</text:span> gli anziani<text:s/>del territorio.<text:note>
+<text:note-body><text:p>nota a piè di pagina</text:p></text:note-body></text:note></text:p>
+<text:list><text:list-item><text:p>laboratori di memoria</text:p></text:list-item></text:list>
+<table:table><table:table-row><table:table-cell><text:p>Telefono</text:p></table:table-cell>
+<table:table-cell><text:p>0999 654321</text:p></table:table-cell></table:table-row></table:table>
+</office:text></office:body></office:document-content>"""
+
+
+def _odt(content: str = ODT_CONTENT) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+    return out.getvalue()
+
+
+def test_an_opendocument_is_read_in_order():
+    assert read_odt(_odt()).split("\n\n") == [
+        "# Centro diurno", "Il centro accoglie gli anziani del territorio.",
+        "• laboratori di memoria", "Telefono | 0999 654321"]
 
 
 def test_headings_lists_and_tables_are_read_in_order():
@@ -67,6 +97,15 @@ def test_a_renamed_or_damaged_file_is_refused_with_its_reason(data, reason):
     with pytest.raises(DocumentError) as caught:
         read_pages(Path("piano.docx"), data)
     assert caught.value.reason == reason
+    with pytest.raises(DocumentError) as caught:
+        read_pages(Path("piano.odt"), data)
+    assert caught.value.reason == reason.replace("docx", "odt")
+
+
+def test_a_damaged_opendocument_xml_is_refused():
+    with pytest.raises(DocumentError) as caught:
+        read_odt(_odt("<office:document-content><non chiuso>"))
+    assert caught.value.reason == "corrupt_odt"
 
 
 def test_a_damaged_word_file_keeps_the_rest_indexed(fake_settings, tmp_path):
@@ -91,3 +130,15 @@ def test_uploads_accept_a_word_document_and_refuse_a_renamed_text(tmp_path):
     assert [name for name, _ in outcome.refused] == ["falso.docx"]
     assert "non è un documento Word" in outcome.refused[0][1]
     assert (tmp_path / "corpus" / "piano.docx").is_file()
+
+
+def test_an_opendocument_plan_is_answered_with_its_section(fake_settings, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "piano.odt").write_bytes(_odt())
+    bot = Assistant(fake_settings, embedder=HashingEmbedder())
+    assert not bot.ingest(corpus).skipped
+    answer = bot.ask("Qual è il telefono del centro diurno?")
+    assert "0999 654321" in answer.answer
+    assert (answer.citations[0].source, answer.citations[0].section) == (
+        "piano.odt", "Centro diurno")

@@ -45,7 +45,7 @@ EXPECTED = {
     "pdf_rinominato.txt": "wrong_extension",
     "grande.txt": "too_large",
     "documento.docx": "corrupt_docx",
-    "documento.odt": "unsupported",
+    "documento.doc": "unsupported",
     "senza_estensione": "unsupported",
     "link_fuori.txt": "outside_link",
     "cartella_fuori": "outside_link",
@@ -80,7 +80,7 @@ def make_bad_corpus(corpus: Path, outside: Path) -> None:
     (corpus / "pdf_rinominato.txt").write_bytes(fb.text_pdf(["Un PDF con il nome sbagliato"]))
     (corpus / "grande.txt").write_text("Parola ripetuta molte volte. " * 2000, encoding="utf-8")
     (corpus / "documento.docx").write_bytes(b"PK\x03\x04 finto docx")
-    (corpus / "documento.odt").write_bytes(b"PK\x03\x04 un documento OpenDocument")
+    (corpus / "documento.doc").write_bytes(b"\xd0\xcf\x11\xe0 un vecchio documento Word")
     (corpus / "senza_estensione").write_text("testo senza estensione", encoding="utf-8")
     (outside / "segreto.txt").write_text("Password del server: CONTENUTOESTERNO",
                                          encoding="utf-8")
@@ -129,7 +129,7 @@ def test_each_reason_has_a_complete_italian_message(bad_run):
         "zz_copia_di_buono.txt"].detail == "buono.txt"
     big = by_source["grande.txt"]
     assert "limite 0.02 MB" in messages.skip_reason(big.reason, big.detail, **big.facts)
-    assert by_source["documento.odt"].detail == ".odt"
+    assert by_source["documento.doc"].detail == ".doc"
     assert "HTML" in messages.skip_reason("not_pdf", by_source["download_fallito.pdf"].detail)
     assert report.as_dict()["skipped"][0]["reason"]  # JSON-able
 

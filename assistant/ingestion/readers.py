@@ -1,5 +1,5 @@
-"""Readers: a file in, its text out, page by page (PDF) or as one page (Word, text, Markdown,
-HTML).
+"""Readers: a file in, its text out, page by page (PDF) or as one page (Word, OpenDocument,
+text, Markdown, HTML).
 
 Each reader raises :class:`DocumentError` with a ``reason`` key when the file cannot be used;
 callers skip that file and go on with the others.
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".pdf", ".docx", ".odt", ".txt", ".md", ".markdown", ".html", ".htm")
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ def read_pages(path: Path, data: bytes | None = None, ocr: OCR | None = None,
         raise DocumentError("empty")
     if suffix == ".pdf":
         return read_pdf(data, ocr, on_page, check, max_pages)
-    if suffix == ".docx":
-        from .docx_reader import read_docx
+    if suffix in (".docx", ".odt"):
+        from .office import read_docx, read_odt
 
-        text = read_docx(data)
+        text = read_docx(data) if suffix == ".docx" else read_odt(data)
         if not text.strip():
             raise DocumentError("no_text")
         return [Page(text=text, number=None)]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .. import messages
 from ..errors import AssistantError, DocumentError, UploadError
 from ..ingestion.catalog import Catalog
-from ..ingestion.docx_reader import check_docx_head
+from ..ingestion.office import check_docx_head
 from ..ingestion.readers import SUPPORTED_SUFFIXES, check_pdf_head, decode_text, read_pages
 from ..text import normalize
 from . import render, texts
@@ -283,8 +283,8 @@ class Uploader:
 
     def _content_refusal(self, path: Path, suffix: str) -> str | None:
         """The content must be what the extension says: a PDF starts with ``%PDF-``, a
-        Word document as a ZIP; a text, Markdown or HTML file decodes as text (no program,
-        no binary data)."""
+        Word or OpenDocument file as a ZIP; a text, Markdown or HTML file decodes as text
+        (no program, no binary data)."""
         try:
             with open(path, "rb") as fh:
                 head = fh.read(CONTENT_PROBE)
@@ -293,8 +293,8 @@ class Uploader:
         try:
             if suffix == ".pdf":
                 check_pdf_head(head)
-            elif suffix == ".docx":
-                check_docx_head(head)
+            elif suffix in (".docx", ".odt"):
+                check_docx_head(head, "not_docx" if suffix == ".docx" else "not_odt")
             else:
                 decode_text(head)  # refuses programs, other formats and binary data
         except DocumentError as exc:
