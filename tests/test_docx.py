@@ -142,3 +142,12 @@ def test_an_opendocument_plan_is_answered_with_its_section(fake_settings, tmp_pa
     assert "0999 654321" in answer.answer
     assert (answer.citations[0].source, answer.citations[0].section) == (
         "piano.odt", "Centro diurno")
+
+
+def test_an_entity_bomb_in_an_opendocument_is_refused():
+    """Expat's amplification limit stops "billion laughs" entities: refused, not expanded."""
+    entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    bomb = f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{entities}]><x>&l9;</x>'
+    with pytest.raises(DocumentError) as caught:
+        read_odt(_odt(bomb))
+    assert caught.value.reason == "corrupt_odt"
