@@ -33,15 +33,9 @@ def check_docx_head(data: bytes, reason: str = "not_docx") -> None:
     they are (``reason``: "not_docx" or "not_odt")."""
     if data.startswith(DOCX_MAGIC):
         return
-    from .readers import _MAGIC, program_kind
+    from .readers import other_kind
 
-    program = program_kind(data)
-    if program:
-        raise DocumentError("program", program)
-    kind = next((k for m, k in _MAGIC if data.startswith(m)), None)
-    if data.lstrip()[:1] == b"<":
-        kind = "HTML"
-    raise DocumentError(reason, kind or "testo o dati di altro tipo")
+    raise DocumentError(reason, other_kind(data) or "testo o dati di altro tipo")
 
 
 def read_docx(data: bytes) -> str:

@@ -167,16 +167,21 @@ def _quiet_pypdf() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def check_pdf_head(data: bytes) -> None:
-    """Refuse bytes that are not a PDF (``%PDF-`` in the first KB), saying what they are."""
-    if b"%PDF-" in data[:1024]:
-        return
+def other_kind(data: bytes) -> str | None:
+    """What bytes that are not the expected format start like ("HTML", "PNG",
+    "ZIP/DOCX/ODT"...), or None; a program is refused (``program``)."""
     program = program_kind(data)
     if program:
         raise DocumentError("program", program)
     kind = next((k for m, k in _MAGIC if data.startswith(m)), None)
-    if data.lstrip()[:1] == b"<":
-        kind = "HTML"
+    return "HTML" if data.lstrip()[:1] == b"<" else kind
+
+
+def check_pdf_head(data: bytes) -> None:
+    """Refuse bytes that are not a PDF (``%PDF-`` in the first KB), saying what they are."""
+    if b"%PDF-" in data[:1024]:
+        return
+    kind = other_kind(data)
     if kind is None:
         raise DocumentError("not_pdf_other")
     raise DocumentError("not_pdf", kind)
