@@ -201,10 +201,10 @@ class QueryExpander:
 
 class WordFamilies:
     """For a question word the corpus never uses, the corpus stems of its family: stems
-    that begin with its stem or that it begins with, of ``min_length`` letters or more
-    (a citizen's "mi obbliga" and a manual's "indicazione obbligatoria": "obblig" and
-    "obbligator"; "assiste" and "assistenza"), the ``members`` most frequent. The
-    ``vocabulary`` maps the corpus stems to their document frequency."""
+    that begin with its stem, when that has ``min_length`` letters or more (a citizen's
+    "mi obbliga" and a manual's "indicazione obbligatoria": "obblig" and "obbligator";
+    "assiste" and "assistenza"), the ``members`` most frequent. The ``vocabulary`` maps the
+    corpus stems to their document frequency."""
 
     def __init__(self, vocabulary: Mapping[str, int], min_length: int = 6,
                  members: int = 3) -> None:
