@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import DocumentError
 
-DOCX_MAGIC = b"PK\x03\x04"
+ZIP_MAGIC = b"PK\x03\x04"
 BODY = "word/document.xml"
 # the most the document's XML may expand to: far above any plan (a 500-page plan is
 # about 30 MB of XML), far below what a compressed bomb would take
@@ -28,26 +28,34 @@ _HEADING = re.compile(r"^(?:heading|titolo|title|intestazione)\b", re.IGNORECASE
 _LIST = re.compile(r"^(?:list|elenco|paragrafo elenco)\b", re.IGNORECASE)
 
 
-def check_docx_head(data: bytes, reason: str = "not_docx") -> None:
+def check_office_head(data: bytes, reason: str = "not_docx") -> None:
     """Refuse bytes that do not start as a Word or OpenDocument file (a ZIP), saying what
     they are (``reason``: "not_docx" or "not_odt")."""
-    if data.startswith(DOCX_MAGIC):
+    if data.startswith(ZIP_MAGIC):
         return
     from .readers import other_kind
 
     raise DocumentError(reason, other_kind(data) or "testo o dati di altro tipo")
 
 
-def read_docx(data: bytes) -> str:
-    """The text of a .docx file (see the module's docstring)."""
-    check_docx_head(data)
+def _member(data: bytes, name: str, kind: str) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
+    """The opened archive of a Word (``kind`` "docx") or OpenDocument ("odt") file and its
+    body member ``name``, checked: a ZIP, the member there, not expanding past
+    ``MAX_XML_BYTES``."""
+    check_office_head(data, f"not_{kind}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        info = archive.getinfo(BODY)
+        info = archive.getinfo(name)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise DocumentError("corrupt_docx", str(exc)) from exc
+        raise DocumentError(f"corrupt_{kind}", str(exc)) from exc
     if info.file_size > MAX_XML_BYTES:
         raise DocumentError("too_much_text", f"{info.file_size / 1e6:.0f} MB di XML")
+    return archive, info
+
+
+def read_docx(data: bytes) -> str:
+    """The text of a .docx file (see the module's docstring)."""
+    _member(data, BODY, "docx")
     from docx import Document
 
     try:
@@ -65,14 +73,10 @@ _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 def read_odt(data: bytes) -> str:
     """The text of an OpenDocument text file (.odt, LibreOffice's own): ``text:h`` headings,
     ``text:list`` items, ``table:table-row`` rows and the other paragraphs, in order."""
-    check_docx_head(data, "not_odt")
+    archive, info = _member(data, ODT_BODY, "odt")
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        info = archive.getinfo(ODT_BODY)
-        if info.file_size > MAX_XML_BYTES:
-            raise DocumentError("too_much_text", f"{info.file_size / 1e6:.0f} MB di XML")
         root = ET.fromstring(archive.read(info))
-    except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError) as exc:
+    except (zipfile.BadZipFile, OSError, ET.ParseError) as exc:
         raise DocumentError("corrupt_odt", str(exc)) from exc
     out: list[str] = []
     _odt_blocks(root, out, in_list=False)
@@ -159,4 +163,4 @@ def _rows(table: Any) -> list[str]:
     return rows
 
 
-__all__ = ["check_docx_head", "read_docx", "read_odt"]
+__all__ = ["check_office_head", "read_docx", "read_odt"]

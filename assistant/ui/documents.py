@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .. import messages
 from ..errors import AssistantError, DocumentError, UploadError
 from ..ingestion.catalog import Catalog
-from ..ingestion.office import check_docx_head
+from ..ingestion.office import check_office_head
 from ..ingestion.readers import SUPPORTED_SUFFIXES, check_pdf_head, decode_text, read_pages
 from ..text import normalize
 from . import render, texts
@@ -294,7 +294,7 @@ class Uploader:
             if suffix == ".pdf":
                 check_pdf_head(head)
             elif suffix in (".docx", ".odt"):
-                check_docx_head(head, "not_docx" if suffix == ".docx" else "not_odt")
+                check_office_head(head, "not_docx" if suffix == ".docx" else "not_odt")
             else:
                 decode_text(head)  # refuses programs, other formats and binary data
         except DocumentError as exc:
